@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Local test bed: a private dockerd and two htpasswd-protected registries on 127.0.0.1.
+#   scripts/env.sh up     install what is missing, start everything, write $ENV_DIR/env
+#   scripts/env.sh down   stop everything started by `up`
+# Everything lives under ENV_DIR so nothing touches the machine's own docker.
+set -euo pipefail
+
+ENV_DIR=${PUBLISH_IMAGE_ENV:-/tmp/publish-image-env}
+REG1_PORT=${REG1_PORT:-5101}
+REG2_PORT=${REG2_PORT:-5102}
+
+need_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  command -v busybox >/dev/null || missing+=(busybox-static)
+  command -v curl >/dev/null || missing+=(curl)
+  if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+  fi
+}
+
+wait_for() { # wait_for <what> <command...>
+  local what=$1; shift
+  for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "timed out waiting for $what" >&2
+  return 1
+}
+
+start_registry() { # start_registry <name> <port> <user>
+  local name=$1 port=$2 user=$3 dir="$ENV_DIR/$1" pass
+  mkdir -p "$dir/data"
+  pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  # htpasswd reads the password on stdin (-i) so it never shows in argv.
+  printf '%s' "$pass" | htpasswd -iBn "$user" >"$dir/htpasswd"
+  cat >"$dir/config.yml" <<YML
+version: 0.1
+log: { level: warn, accesslog: { disabled: true } }
+storage:
+  filesystem: { rootdirectory: $dir/data }
+  delete: { enabled: true }
+http: { addr: 127.0.0.1:$port }
+auth:
+  htpasswd: { realm: $name, path: $dir/htpasswd }
+YML
+  setsid docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+  wait_for "registry $name" curl -sf -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" -u "$user:$pass"
+  local upper=${name^^}
+  {
+    echo "export ${upper}=127.0.0.1:$port"
+    echo "export ${upper}_USER=$user"
+    echo "export ${upper}_PASS=$pass"
+  } >>"$ENV_DIR/env"
+}
+
+up() {
+  need_packages
+  down >/dev/null 2>&1 || true
+  mkdir -p "$ENV_DIR/docker"
+  : >"$ENV_DIR/env"
+  local sock="$ENV_DIR/docker/docker.sock"
+  setsid dockerd --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none \
+    --data-root "$ENV_DIR/docker/data" --exec-root "$ENV_DIR/docker/exec" \
+    --pidfile "$ENV_DIR/docker/dockerd.pid" -H "unix://$sock" >"$ENV_DIR/docker/log" 2>&1 </dev/null &
+  echo "export DOCKER_HOST=unix://$sock" >>"$ENV_DIR/env"
+  export DOCKER_HOST="unix://$sock"
+  wait_for dockerd docker version
+  start_registry reg1 "$REG1_PORT" alice
+  start_registry reg2 "$REG2_PORT" bob
+  # A tiny local base image so Dockerfiles with RUN build without any network.
+  if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then
+    local root="$ENV_DIR/busybox-root"
+    rm -rf "$root" && mkdir -p "$root/bin"
+    cp "$(command -v busybox)" "$root/bin/busybox"
+    for app in sh ls cat echo mkdir true uname; do ln -sf busybox "$root/bin/$app"; done
+    tar -C "$root" -c . | docker import - local/busybox:latest >/dev/null
+  fi
+  echo "export PUBLISH_IMAGE_ENV=$ENV_DIR" >>"$ENV_DIR/env"
+  echo "test bed up: source $ENV_DIR/env"
+}
+
+down() {
+  for pidfile in "$ENV_DIR"/reg*/pid "$ENV_DIR/docker/dockerd.pid"; do
+    [ -f "$pidfile" ] || continue
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+  # dockerd stops its containerd; give it a moment so the next `up` finds the socket free.
+  for _ in $(seq 1 50); do pgrep -f "$ENV_DIR/docker" >/dev/null || break; sleep 0.2; done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,17 @@
+/** A bad input value, caught before any docker or registry work. */
+export class InputError extends Error {
+  constructor(
+    readonly input: string,
+    readonly value: string,
+    reason: string,
+  ) {
+    super(`Input "${input}": ${reason} (got: ${JSON.stringify(value)})`);
+    this.name = 'InputError';
+  }
+}
+
+/** Message of any thrown value, for the one failure path. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

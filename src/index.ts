@@ -1,0 +1,1 @@
+import { entry } from './main.js'; await entry();

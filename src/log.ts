@@ -1,0 +1,8 @@
+/** What pure modules need from a logger; main wires it to @actions/core, tests to arrays. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warning(message: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warning() {} };
