@@ -1,0 +1,314 @@
+/**
+ * Runs the bundled action the way the runner does: inputs as INPUT_* variables, the event
+ * payload in a file, GITHUB_OUTPUT / GITHUB_STATE / GITHUB_STEP_SUMMARY files, then the post
+ * step with the saved state. Also watches every process's argv for a secret while it runs.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const DIST = path.join(ROOT, 'dist/index.js');
+
+export interface Env {
+  dockerHost: string;
+  reg1: string;
+  reg1User: string;
+  reg1Pass: string;
+  reg2: string;
+  reg2User: string;
+  reg2Pass: string;
+}
+
+/** The test bed from scripts/env.sh (the test script sources it before jest). */
+export function testBed(): Env {
+  const e = process.env;
+  const need = ['DOCKER_HOST', 'REG1', 'REG1_USER', 'REG1_PASS', 'REG2', 'REG2_USER', 'REG2_PASS'];
+  const missing = need.filter((k) => !e[k]);
+  if (missing.length)
+    throw new Error(`end-to-end tests need the test bed: run "bash scripts/test.sh" (missing ${missing.join(', ')})`);
+  return {
+    dockerHost: e.DOCKER_HOST!,
+    reg1: e.REG1!,
+    reg1User: e.REG1_USER!,
+    reg1Pass: e.REG1_PASS!,
+    reg2: e.REG2!,
+    reg2User: e.REG2_USER!,
+    reg2Pass: e.REG2_PASS!,
+  };
+}
+
+export const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+export const REPO = 'acme/api';
+
+export function repositoryRecord(): Record<string, unknown> {
+  return {
+    name: 'api',
+    full_name: REPO,
+    html_url: `https://github.com/${REPO}`,
+    description: 'The API',
+    default_branch: 'main',
+    license: { spdx_id: 'MIT' },
+  };
+}
+
+export interface Event {
+  name: string;
+  ref: string;
+  sha?: string;
+  payload: Record<string, unknown>;
+  actor?: string;
+}
+
+export const events = {
+  tag: (tag: string): Event => ({ name: 'push', ref: `refs/tags/${tag}`, payload: { repository: repositoryRecord() } }),
+  branch: (branch: string): Event => ({
+    name: 'push',
+    ref: `refs/heads/${branch}`,
+    payload: { repository: repositoryRecord() },
+  }),
+  pr: (n: number, fromFork: boolean): Event => ({
+    name: 'pull_request',
+    ref: `refs/pull/${n}/merge`,
+    payload: {
+      number: n,
+      repository: repositoryRecord(),
+      pull_request: {
+        number: n,
+        head: { sha: 'f'.repeat(40), ref: 'feature', repo: { full_name: fromFork ? 'someone/api' : REPO } },
+        base: { ref: 'main', repo: { full_name: REPO } },
+      },
+    },
+  }),
+};
+
+export interface Result {
+  code: number;
+  /** Everything the main step printed (stdout + stderr), as the runner's log would show it. */
+  log: string;
+  outputs: Record<string, string>;
+  summary: string;
+  post: { code: number; log: string };
+  home: string;
+  runnerTemp: string;
+  /** Command lines seen while the steps ran that contained a watched secret. */
+  argvHits: string[];
+  ms: number;
+}
+
+/** Parses GITHUB_OUTPUT / GITHUB_STATE files (`name<<delim` blocks and `name=value` lines). */
+export function parseCommandFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(file)) return out;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^=<]+)<<(.+)$/.exec(lines[i]);
+    if (m) {
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]);
+      out[m[1]] = value.join('\n');
+    } else if (lines[i].includes('=')) {
+      const at = lines[i].indexOf('=');
+      out[lines[i].slice(0, at)] = lines[i].slice(at + 1);
+    }
+  }
+  return out;
+}
+
+function exec(
+  env: Record<string, string>,
+  secrets: string[],
+  hits: string[],
+): Promise<{ code: number; log: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
+    const timer = secrets.length ? setInterval(() => scanArgv(secrets, hits), 15) : undefined;
+    child.on('close', (code) => {
+      if (timer) clearInterval(timer);
+      resolve({ code: code ?? -1, log: Buffer.concat(chunks).toString('utf8') });
+    });
+  });
+}
+
+/** Every running process's command line, checked for the secrets. */
+export function scanArgv(secrets: string[], hits: string[]): void {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    for (const s of secrets) if (cmd.includes(s)) hits.push(cmd);
+  }
+}
+
+export interface RunOptions {
+  inputs: Record<string, string>;
+  event: Event;
+  env?: Record<string, string>;
+  /** Secrets to watch for in every process's argv while the steps run. */
+  secrets?: string[];
+  /** Skip the post step. */
+  noPost?: boolean;
+}
+
+export async function runAction(o: RunOptions): Promise<Result> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-run-'));
+  const home = path.join(dir, 'home');
+  const runnerTemp = path.join(dir, 'runner-temp');
+  const workspace = path.join(dir, 'workspace');
+  for (const d of [home, runnerTemp, workspace]) mkdirSync(d, { recursive: true });
+  const files = {
+    output: path.join(dir, 'output'),
+    state: path.join(dir, 'state'),
+    summary: path.join(dir, 'summary.md'),
+    event: path.join(dir, 'event.json'),
+  };
+  for (const f of [files.output, files.state, files.summary]) writeFileSync(f, '');
+  writeFileSync(files.event, JSON.stringify(o.event.payload));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    DOCKER_HOST: process.env.DOCKER_HOST ?? '',
+    RUNNER_TEMP: runnerTemp,
+    RUNNER_OS: 'Linux',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_EVENT_NAME: o.event.name,
+    GITHUB_EVENT_PATH: files.event,
+    GITHUB_REF: o.event.ref,
+    GITHUB_SHA: o.event.sha ?? SHA,
+    GITHUB_REPOSITORY: REPO,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_ACTOR: o.event.actor ?? 'octocat',
+    GITHUB_OUTPUT: files.output,
+    GITHUB_STATE: files.state,
+    GITHUB_STEP_SUMMARY: files.summary,
+    ...o.env,
+  };
+  for (const [k, v] of Object.entries(o.inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+  const secrets = o.secrets ?? [];
+  const hits: string[] = [];
+  const started = Date.now();
+  const main = await exec(env, secrets, hits);
+  const ms = Date.now() - started;
+  let post = { code: 0, log: '' };
+  if (!o.noPost) {
+    const state = parseCommandFile(files.state);
+    const postEnv = { ...env };
+    for (const [k, v] of Object.entries(state)) postEnv[`STATE_${k}`] = v;
+    post = await exec(postEnv, secrets, hits);
+  }
+  return {
+    code: main.code,
+    log: main.log,
+    outputs: parseCommandFile(files.output),
+    summary: readFileSync(files.summary, 'utf8'),
+    post,
+    home,
+    runnerTemp,
+    argvHits: hits,
+    ms,
+  };
+}
+
+/** The log as a person sees it: the runner hides `::add-mask::` commands and masks their values. */
+export function visibleLog(log: string): string {
+  return log
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
+}
+
+/** Files below `dir` whose content contains any of the secrets. */
+export function filesContaining(dir: string, secrets: string[]): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) {
+        const text = readFileSync(p).toString('latin1');
+        if (secrets.some((s) => text.includes(s))) found.push(p);
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+/** The forms of a token that could leak: itself and the base64 docker stores. */
+export function secretForms(user: string, pass: string): string[] {
+  return [pass, Buffer.from(`${user}:${pass}`).toString('base64')];
+}
+
+/** A fresh build context: FROM scratch + COPY of unique bytes, so every image is new. */
+export function makeContext(sizeBytes = 1024, dockerfile?: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-ctx-'));
+  writeFileSync(path.join(dir, 'payload.bin'), randomBytes(sizeBytes));
+  writeFileSync(path.join(dir, 'Dockerfile'), dockerfile ?? 'FROM scratch\nCOPY payload.bin /payload.bin\n');
+  return dir;
+}
+
+/** A unique repository path, so tests never see each other's tags. */
+export function uniqueRepo(prefix = 'e2e'): string {
+  return `${prefix}/r${randomBytes(4).toString('hex')}`;
+}
+
+/** Independent registry reads (plain fetch with basic auth), not the action's own client. */
+export class RegistryProbe {
+  constructor(
+    readonly host: string,
+    private readonly user: string,
+    private readonly pass: string,
+  ) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Basic ${Buffer.from(`${this.user}:${this.pass}`).toString('base64')}`, ...extra };
+  }
+
+  async tags(repo: string): Promise<string[]> {
+    const r = await fetch(`http://${this.host}/v2/${repo}/tags/list`, { headers: this.headers() });
+    if (r.status === 404) return [];
+    const body = (await r.json()) as { tags: string[] | null };
+    return (body.tags ?? []).sort();
+  }
+
+  /** The digest the registry holds for a tag or digest, and the manifest itself. */
+  async manifest(repo: string, ref: string): Promise<{ digest: string; body: Record<string, any> } | undefined> {
+    const accept = [
+      'application/vnd.oci.image.index.v1+json',
+      'application/vnd.oci.image.manifest.v1+json',
+      'application/vnd.docker.distribution.manifest.v2+json',
+      'application/vnd.docker.distribution.manifest.list.v2+json',
+    ].join(', ');
+    const r = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, { headers: this.headers({ accept }) });
+    if (r.status === 404) return undefined;
+    if (!r.ok) throw new Error(`GET manifest ${repo}:${ref}: ${r.status}`);
+    const digest = r.headers.get('docker-content-digest') ?? '';
+    return { digest, body: (await r.json()) as Record<string, any> };
+  }
+
+  async blobJson(repo: string, digest: string): Promise<Record<string, any>> {
+    const r = await fetch(`http://${this.host}/v2/${repo}/blobs/${digest}`, { headers: this.headers() });
+    if (!r.ok) throw new Error(`GET blob ${repo}@${digest}: ${r.status}`);
+    return (await r.json()) as Record<string, any>;
+  }
+
+  /** The image config of a single-platform manifest. */
+  async config(repo: string, ref: string): Promise<Record<string, any>> {
+    const m = await this.manifest(repo, ref);
+    if (!m) throw new Error(`no manifest ${repo}:${ref}`);
+    return this.blobJson(repo, m.body.config.digest);
+  }
+}

@@ -1,0 +1,174 @@
+import { describe, expect, it, beforeAll } from '@jest/globals';
+import {
+  RegistryProbe,
+  SHA,
+  events,
+  filesContaining,
+  makeContext,
+  runAction,
+  secretForms,
+  testBed,
+  uniqueRepo,
+  visibleLog,
+  type Env,
+  type Result,
+} from './harness.js';
+
+let bed: Env;
+let reg1: RegistryProbe;
+const short = SHA.slice(0, 7);
+
+beforeAll(() => {
+  bed = testBed();
+  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
+});
+
+/** What must hold after every run with reg1's token: it is nowhere a person or process can read it. */
+function expectNoLeak(r: Result): void {
+  const secrets = secretForms(bed.reg1User, bed.reg1Pass);
+  for (const s of secrets) {
+    expect(visibleLog(r.log)).not.toContain(s);
+    expect(r.post.log).not.toContain(s);
+    expect(r.summary).not.toContain(s);
+    expect(JSON.stringify(r.outputs)).not.toContain(s);
+  }
+  expect(r.argvHits).toEqual([]);
+  expect(filesContaining(r.home, secrets)).toEqual([]);
+  expect(filesContaining(r.runnerTemp, secrets)).toEqual([]);
+}
+
+function publish(repo: string, event: ReturnType<typeof events.tag>, inputs: Record<string, string> = {}) {
+  return runAction({
+    event,
+    secrets: secretForms(bed.reg1User, bed.reg1Pass),
+    inputs: {
+      images: `${bed.reg1}/${repo}`,
+      registry: bed.reg1,
+      username: bed.reg1User,
+      password: bed.reg1Pass,
+      context: makeContext(),
+      ...inputs,
+    },
+  });
+}
+
+describe('publishing with the default tag rules', () => {
+  it('a release tag v1.2.3 pushes 1.2.3, 1.2, latest and sha-<7>, one digest, labelled and reported', async () => {
+    const repo = uniqueRepo();
+    const r = await publish(repo, events.tag('v1.2.3'));
+    expect(r.code).toBe(0);
+    expect(await reg1.tags(repo)).toEqual(['1.2', '1.2.3', 'latest', `sha-${short}`].sort());
+
+    const digests = await Promise.all(['1.2.3', '1.2', 'latest', `sha-${short}`].map((t) => reg1.manifest(repo, t)));
+    const registryDigest = digests[0]!.digest;
+    expect(registryDigest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    for (const d of digests) expect(d!.digest).toBe(registryDigest);
+
+    expect(r.outputs.version).toBe('1.2.3');
+    expect(r.outputs.digest).toBe(registryDigest);
+    expect(r.outputs.pushed).toBe('true');
+    const image = `${bed.reg1}/${repo}`;
+    const refs = ['1.2.3', '1.2', `sha-${short}`, 'latest'].map((t) => `${image}:${t}`);
+    expect(r.outputs.tags.split('\n').sort()).toEqual([...refs].sort());
+    expect(JSON.parse(r.outputs.digests)).toEqual(Object.fromEntries(refs.map((ref) => [ref, registryDigest])));
+    expect(r.outputs.imageid).toMatch(/^sha256:[a-f0-9]{64}$/);
+
+    const labels = (await reg1.config(repo, '1.2.3')).config.Labels;
+    expect(labels['org.opencontainers.image.version']).toBe('1.2.3');
+    expect(labels['org.opencontainers.image.revision']).toBe(SHA);
+    expect(labels['org.opencontainers.image.source']).toBe('https://github.com/acme/api');
+    expect(labels['org.opencontainers.image.licenses']).toBe('MIT');
+    expect(labels['org.opencontainers.image.created']).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    expect(r.summary).toContain('1.2.3');
+    expect(r.summary).toContain(registryDigest);
+    for (const ref of refs) expect(r.summary).toContain(ref);
+    expectNoLeak(r);
+  });
+
+  it('a push to the default branch pushes main, sha-<7> and latest', async () => {
+    const repo = uniqueRepo();
+    const r = await publish(repo, events.branch('main'));
+    expect(r.code).toBe(0);
+    expect(await reg1.tags(repo)).toEqual(['latest', 'main', `sha-${short}`]);
+    expect(r.outputs.version).toBe('main');
+    expectNoLeak(r);
+  });
+
+  it('a pull request from the same repository pushes pr-<N> and sha-<7>, not latest', async () => {
+    const repo = uniqueRepo();
+    const r = await publish(repo, events.pr(1247, false));
+    expect(r.code).toBe(0);
+    expect(await reg1.tags(repo)).toEqual(['pr-1247', `sha-${short}`]);
+    expect(r.outputs.version).toBe('pr-1247');
+    expectNoLeak(r);
+  });
+
+  it('a pull request from a fork, where secrets are empty, builds, pushes nothing and succeeds', async () => {
+    const repo = uniqueRepo();
+    const r = await runAction({
+      event: events.pr(7, true),
+      inputs: { images: `${bed.reg1}/${repo}`, registry: bed.reg1, username: 'octocat', password: '', context: makeContext() },
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs.pushed).toBe('false');
+    expect(r.outputs.digests).toBe('{}');
+    expect(r.outputs.imageid).toMatch(/^sha256:/);
+    expect(r.log).toMatch(/::notice::.*fork/);
+    expect(await reg1.tags(repo)).toEqual([]);
+  });
+
+  it('a wrong token fails with one error naming the registry and the login, fast, and pushes nothing', async () => {
+    const repo = uniqueRepo();
+    const wrong = 'not-the-token-' + Date.now();
+    const r = await runAction({
+      event: events.tag('v1.0.0'),
+      secrets: [wrong],
+      inputs: {
+        images: `${bed.reg1}/${repo}`,
+        registry: bed.reg1,
+        username: bed.reg1User,
+        password: wrong,
+        context: makeContext(),
+      },
+    });
+    expect(r.code).toBe(1);
+    const errors = r.log.split('\n').filter((l) => l.startsWith('::error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`Login to ${bed.reg1}`);
+    expect(errors[0]).toMatch(/rejected the credentials/);
+    expect(r.log).not.toMatch(/retrying/);
+    expect(r.ms).toBeLessThan(10_000);
+    expect(await reg1.tags(repo)).toEqual([]);
+    expect(visibleLog(r.log)).not.toContain(wrong);
+    expect(r.argvHits).toEqual([]);
+    expect(filesContaining(r.runnerTemp, [wrong])).toEqual([]);
+    expect(filesContaining(r.home, [wrong])).toEqual([]);
+  });
+
+  it('the post step removes its own docker config, and never writes to ~/.docker', async () => {
+    const repo = uniqueRepo();
+    const r = await publish(repo, events.branch('feature/x'), { tags: 'type=ref,event=branch' });
+    expect(r.code).toBe(0);
+    expect(await reg1.tags(repo)).toEqual(['feature-x']);
+    expect(r.post.code).toBe(0);
+    expect(r.post.log).toContain('Removed the registry credentials');
+    expectNoLeak(r);
+  });
+});
+
+describe('publishing an image that is already in the daemon (source)', () => {
+  it('tags and pushes it without building', async () => {
+    const repo = uniqueRepo();
+    const first = await publish(repo, events.branch('main'), { tags: 'type=raw,value=one', 'push': 'false' });
+    expect(first.code).toBe(0);
+    const r = await publish(repo, events.branch('main'), {
+      tags: 'type=raw,value=two',
+      source: first.outputs.imageid,
+      context: '/nonexistent',
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs.imageid).toBe(first.outputs.imageid);
+    expect(await reg1.tags(repo)).toEqual(['two']);
+  });
+});

@@ -1,0 +1,99 @@
+import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Docker, DockerError } from './docker.js';
+import type { RegistryLogin } from './inputs.js';
+import type { Logger } from './log.js';
+import { RegistryClient } from './registry/client.js';
+import { staticCredentials } from './registry/credentials.js';
+import { type RetryPolicy, isRetryableDockerError, withRetry } from './registry/retry.js';
+import { explainLoginFailure } from './explain.js';
+
+/**
+ * A Docker config directory of our own (0700, config 0600) under RUNNER_TEMP, so parallel jobs
+ * on one runner never share or overwrite tokens, and the post step can delete it whole.
+ * It starts from the user's existing config (minus credential stores) so registries they
+ * logged in to earlier, e.g. with a cloud login action, still work for pulls.
+ */
+export async function createConfigDir(runnerTemp: string, userConfigDir: string): Promise<string> {
+  const dir = await mkdtemp(path.join(runnerTemp || os.tmpdir(), 'publish-image-docker-'));
+  await chmod(dir, 0o700);
+  const target = path.join(dir, 'config.json');
+  const source = path.join(userConfigDir, 'config.json');
+  let config: Record<string, unknown> = {};
+  if (existsSync(source)) {
+    try {
+      config = JSON.parse(await readFile(source, 'utf8')) as Record<string, unknown>;
+    } catch {
+      config = {};
+    }
+    // A credential store would write our tokens somewhere that outlives the job.
+    delete config.credsStore;
+    delete config.credHelpers;
+  }
+  await writeFile(target, JSON.stringify(config, null, 2), { mode: 0o600 });
+  // Keep plugins reachable (buildx lives there).
+  const plugins = path.join(userConfigDir, 'cli-plugins');
+  if (existsSync(plugins)) await symlink(plugins, path.join(dir, 'cli-plugins')).catch(() => undefined);
+  return dir;
+}
+
+/** Where docker keeps its config when we do not log in ourselves. */
+export function userDockerConfigDir(): string {
+  return process.env.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
+}
+
+/**
+ * Logs in with the token on stdin. Our own check of the credentials comes first: docker
+ * reports a 5xx on the registry's /v2/ probe as "401 Unauthorized", exactly like a wrong token,
+ * so only our check can tell a flaky registry (retry) from bad credentials (fail at once).
+ */
+export async function login(
+  docker: Docker,
+  cred: RegistryLogin,
+  repository: string | undefined,
+  policy: RetryPolicy,
+  log: Logger,
+): Promise<void> {
+  const client = new RegistryClient({
+    registry: cred.registry,
+    credentials: staticCredentials({ [cred.registry]: { username: cred.username, password: cred.password } }),
+    policy,
+    log,
+  });
+  try {
+    await client.checkCredentials(repository ?? "");
+  } catch (err) {
+    throw explainLoginFailure(cred.registry, cred.username, err);
+  }
+  await withRetry(
+    `docker login ${cred.registry}`,
+    async () => {
+      try {
+        await docker.run(['login', '--username', cred.username, '--password-stdin', cred.registry], {
+          stdin: cred.password,
+        });
+      } catch (err) {
+        if (!(err instanceof DockerError)) throw err;
+        const verdict = isRetryableDockerError(err.stderr);
+        // The credentials were just accepted, so a 401 here is the probe flaking.
+        const retryable = verdict.retryable || /401|unauthorized/i.test(err.stderr);
+        throw Object.assign(explainLoginFailure(cred.registry, cred.username, err), {
+          retryable,
+          retryAfterMs: verdict.retryAfterMs,
+        });
+      }
+    },
+    policy,
+    log,
+  );
+  // docker writes config.json itself; make sure it is private whatever its umask.
+  if (docker.configDir) await chmod(path.join(docker.configDir, 'config.json'), 0o600).catch(() => undefined);
+  log.info(`Logged in to ${cred.registry} as ${cred.username}`);
+}
+
+/** The post step: the whole directory goes, tokens with it. */
+export async function removeConfigDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,103 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type Docker, DockerError } from './docker.js';
+import { InputError } from './errors.js';
+import type { Logger } from './log.js';
+import { type Platform, parsePlatform, platformString } from './registry/oci.js';
+
+export interface BuildOptions {
+  context: string;
+  file: string;
+  buildArgs: string[];
+  target: string;
+  pull: boolean;
+  noCache: boolean;
+  cacheFrom: string[];
+  network: string;
+  labels: Record<string, string>;
+  /** Local tags to give the image (the refs it will be pushed as). */
+  tags: string[];
+  platform?: string;
+}
+
+/** buildx is used when installed; the classic builder otherwise. */
+export async function hasBuildx(docker: Docker): Promise<boolean> {
+  try {
+    await docker.run(['buildx', 'version']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function buildArgs(o: BuildOptions, iidFile: string, buildx: boolean, noCache = o.noCache): string[] {
+  const args = buildx ? ['buildx', 'build', '--load'] : ['build'];
+  args.push('--file', o.file, '--iidfile', iidFile);
+  if (o.platform) args.push('--platform', o.platform);
+  if (o.target) args.push('--target', o.target);
+  if (o.pull) args.push('--pull');
+  if (noCache) args.push('--no-cache');
+  if (o.network) args.push('--network', o.network);
+  for (const c of o.cacheFrom) args.push('--cache-from', c);
+  for (const a of o.buildArgs) args.push('--build-arg', a);
+  for (const [k, v] of Object.entries(o.labels)) args.push('--label', `${k}=${v}`);
+  for (const t of o.tags) args.push('--tag', t);
+  args.push(o.context);
+  return args;
+}
+
+/** Builds one image and returns its id (sha256:...). */
+export async function build(docker: Docker, o: BuildOptions, buildx: boolean, log: Logger): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'publish-image-build-'));
+  try {
+    const iid = path.join(dir, 'iid');
+    const run = (noCache: boolean) =>
+      docker.run(buildArgs(o, iid, buildx, noCache), {
+        // The classic builder's deprecation notice is not a problem worth a line per build.
+        onLine: (line) => (/legacy builder is deprecated|Install the buildx|docs\.docker\.com\/go\/buildx|^\s*$/.test(line) ? undefined : log.info(line)),
+      });
+    await run(o.noCache);
+    let id = (await readFile(iid, 'utf8')).trim();
+    if (o.platform) {
+      const want = parsePlatform(o.platform);
+      let got = await imagePlatform(docker, id);
+      if (!samePlatform(want, got)) {
+        // The classic builder's cache ignores --platform and can hand back another
+        // platform's image; a build without the cache cannot.
+        log.info(`Cache returned a ${platformString(got)} image for ${o.platform}; rebuilding without cache`);
+        await run(true);
+        id = (await readFile(iid, 'utf8')).trim();
+        got = await imagePlatform(docker, id);
+        if (!samePlatform(want, got))
+          throw new Error(`Building for ${o.platform} produced a ${platformString(got)} image; refusing to push it.`);
+      }
+    }
+    return id;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function imagePlatform(docker: Docker, ref: string): Promise<Platform> {
+  const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}}/{{.Variant}}', ref]);
+  return parsePlatform(stdout.trim().replace(/\/$/, ''));
+}
+
+export function samePlatform(a: Platform, b: Platform): boolean {
+  // arm64 images usually carry variant v8 or none; both mean the same machine.
+  const v = (p: Platform) => (p.architecture === 'arm64' && p.variant === 'v8' ? undefined : p.variant || undefined);
+  return a.os === b.os && a.architecture === b.architecture && v(a) === v(b);
+}
+
+/** Id of a local image, or a clear error when it is not in the daemon. */
+export async function localImageId(docker: Docker, ref: string): Promise<string> {
+  try {
+    const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Id}}', ref]);
+    return stdout.trim();
+  } catch (err) {
+    if (err instanceof DockerError && /No such image|not found/i.test(err.stderr))
+      throw new InputError('source', ref, 'is not an image in the local docker daemon; build or pull it in an earlier step');
+    throw err;
+  }
+}

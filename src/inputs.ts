@@ -1,0 +1,224 @@
+import * as core from '@actions/core';
+import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { InputError } from './errors.js';
+
+export interface RegistryLogin {
+  registry: string;
+  username: string;
+  password: string;
+}
+
+export type PushMode = 'true' | 'false' | 'auto';
+
+export interface Inputs {
+  images: string;
+  tags: string;
+  flavor: string;
+  labels: string;
+  annotations: string;
+  sepTags: string;
+  sepLabels: string;
+  sepAnnotations: string;
+  /** Registries to log in to; empty means "use whatever docker is logged in to". */
+  logins: RegistryLogin[];
+  context: string;
+  file: string;
+  buildArgs: string[];
+  target: string;
+  pull: boolean;
+  noCache: boolean;
+  platforms: string[];
+  cacheFrom: string[];
+  network: string;
+  source: string;
+  push: PushMode;
+  pushByDigest: boolean;
+  mergeDigests: string[];
+  dryRun: boolean;
+  logout: boolean;
+  latestForwardOnly: boolean;
+  retryAttempts: number;
+  retryTimeoutSeconds: number;
+}
+
+/** A list input: one item a line or comma-separated, blank and `#` lines dropped. */
+export function listOf(value: string, commas = true): string[] {
+  return value
+    .split(commas ? /[\n,]/ : /\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && !s.startsWith('#'));
+}
+
+function bool(name: string, fallback: boolean): boolean {
+  const raw = core.getInput(name).trim();
+  if (raw === '') return fallback;
+  if (/^true$/i.test(raw)) return true;
+  if (/^false$/i.test(raw)) return false;
+  throw new InputError(name, raw, 'must be true or false');
+}
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = core.getInput(name).trim();
+  if (raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new InputError(name, raw, 'must be a whole number of at least 1');
+  return Number(raw);
+}
+
+/** Masks a token and the base64 forms docker and registries may echo. */
+function mask(username: string, password: string): void {
+  core.setSecret(password);
+  core.setSecret(Buffer.from(`${username}:${password}`).toString('base64'));
+  core.setSecret(Buffer.from(password).toString('base64'));
+}
+
+const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i;
+
+function registryName(input: string, raw: string): string {
+  // Accept what people paste into docker login: scheme and trailing path are noise.
+  const host = raw
+    .trim()
+    .replace(/^https?:\/\//, '')
+    .replace(/\/v[12]\/?$/, '')
+    .replace(/\/$/, '');
+  if (!REGISTRY_HOST.test(host)) throw new InputError(input, raw, 'is not a registry host name (like ghcr.io)');
+  return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host.toLowerCase();
+}
+
+function readLogins(secretsMayBeMissing: boolean): RegistryLogin[] {
+  const registryAuth = core.getInput('registry-auth');
+  const username = core.getInput('username').trim();
+  const password = core.getInput('password');
+  // Mask before anything else can print it, including the errors below.
+  if (password) mask(username, password);
+  if (registryAuth.trim()) {
+    if (username || password)
+      throw new InputError(
+        'registry-auth',
+        '(set)',
+        'cannot be used together with username/password: put every registry in registry-auth',
+      );
+    return readRegistryAuth(registryAuth, secretsMayBeMissing);
+  }
+  // Fork and Dependabot pull requests get empty secrets: not an error when we will not push.
+  if (username && !password && secretsMayBeMissing) return [];
+  if (password && !username)
+    throw new InputError('username', '', 'is required when password is set (the registry user for the token)');
+  if (username && !password)
+    throw new InputError(
+      'password',
+      '',
+      `is required when username is set (a token for ${username}); on pull requests from forks secrets are empty, use push: auto`,
+    );
+  if (!username) return [];
+  return [{ registry: registryName('registry', core.getInput('registry') || 'docker.io'), username, password }];
+}
+
+function readRegistryAuth(text: string, secretsMayBeMissing: boolean): RegistryLogin[] {
+  // Mask every password-looking value before parsing, so a YAML error cannot echo a token.
+  for (const m of text.matchAll(/password\s*:\s*["']?([^"'\n]+)/g)) core.setSecret(m[1].trim());
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    const where = e instanceof Error && 'linePos' in e ? ` near ${JSON.stringify((e as { linePos: unknown }).linePos)}` : '';
+    throw new InputError('registry-auth', '(YAML)', `is not valid YAML${where}`);
+  }
+  if (!Array.isArray(doc) || doc.length === 0)
+    throw new InputError('registry-auth', '(YAML)', 'must be a YAML list of {registry, username, password}');
+  const seen = new Set<string>();
+  const logins = doc.map((entry, i) => {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    const field = (k: string) => (typeof e[k] === 'string' || typeof e[k] === 'number' ? String(e[k]) : '');
+    const username = field('username').trim();
+    const password = field('password');
+    if (password) mask(username, password);
+    if (!username || (!password && !secretsMayBeMissing))
+      throw new InputError('registry-auth', `entry ${i + 1}`, 'needs username and password in every entry');
+    const registry = registryName('registry-auth', field('registry') || 'docker.io');
+    if (seen.has(registry)) throw new InputError('registry-auth', registry, 'names the same registry twice');
+    seen.add(registry);
+    return { registry, username, password };
+  });
+  return logins.filter((l) => l.password);
+}
+
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * Reads and validates every input, masking tokens as they are read. `noSecrets` is set on
+ * events where GitHub withholds secrets (fork pull requests), where empty tokens are expected.
+ */
+export function getInputs(noSecrets = false): Inputs {
+  const push = (core.getInput('push').trim() || 'auto').toLowerCase();
+  if (push !== 'true' && push !== 'false' && push !== 'auto')
+    throw new InputError('push', core.getInput('push'), 'must be true, false or auto');
+  const logins = readLogins(noSecrets && push !== 'true');
+  const dryRun = bool('dry-run', false);
+  const images = core.getInput('images');
+  if (!dryRun && listOf(images).length === 0)
+    throw new InputError('images', images, 'needs at least one image name, like ghcr.io/acme/api');
+
+  const source = core.getInput('source').trim();
+  const mergeDigests = listOf(core.getInput('merge-digests'));
+  for (const d of mergeDigests)
+    if (!DIGEST.test(d)) throw new InputError('merge-digests', d, 'each line must be a digest like sha256:<64 hex>');
+  const pushByDigest = bool('push-by-digest', false);
+  if (pushByDigest && mergeDigests.length)
+    throw new InputError('push-by-digest', 'true', 'cannot be combined with merge-digests');
+
+  const platforms = listOf(core.getInput('platforms'));
+  for (const p of platforms)
+    if (!PLATFORM.test(p)) throw new InputError('platforms', p, 'each platform must look like linux/amd64');
+
+  const context = core.getInput('context').trim() || '.';
+  const fileInput = core.getInput('file').trim();
+  const file = fileInput || path.join(context, 'Dockerfile');
+  const builds = !dryRun && !source && mergeDigests.length === 0;
+  if (builds) {
+    if (!existsSync(context) || !statSync(context).isDirectory())
+      throw new InputError('context', context, 'is not a directory in the workspace');
+    if (!existsSync(file)) throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
+  }
+
+  const buildArgs = listOf(core.getInput('build-args'), false);
+  for (const a of buildArgs)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
+      throw new InputError('build-args', a, 'each line must be NAME=value');
+
+  const sep = (name: string) => {
+    const v = core.getInput(name, { trimWhitespace: false });
+    return v === '' ? '\n' : v;
+  };
+  return {
+    images,
+    tags: core.getInput('tags'),
+    flavor: core.getInput('flavor'),
+    labels: core.getInput('labels'),
+    annotations: core.getInput('annotations'),
+    sepTags: sep('sep-tags'),
+    sepLabels: sep('sep-labels'),
+    sepAnnotations: sep('sep-annotations'),
+    logins,
+    context,
+    file,
+    buildArgs,
+    target: core.getInput('target').trim(),
+    pull: bool('pull', false),
+    noCache: bool('no-cache', false),
+    platforms,
+    cacheFrom: listOf(core.getInput('cache-from'), false),
+    network: core.getInput('network').trim(),
+    source,
+    push: push as PushMode,
+    pushByDigest,
+    mergeDigests,
+    dryRun,
+    logout: bool('logout', true),
+    latestForwardOnly: bool('latest-forward-only', true),
+    retryAttempts: positiveInt('retry-attempts', 5),
+    retryTimeoutSeconds: positiveInt('retry-timeout', 90),
+  };
+}

@@ -1,0 +1,124 @@
+import type { Docker } from './docker.js';
+import { messageOf } from './errors.js';
+import { explainFailure } from './explain.js';
+import type { Logger } from './log.js';
+import type { Report, Target } from './push.js';
+import type { RegistryClient } from './registry/client.js';
+import { copyImage, isIndexMediaType, mapLimit } from './registry/copy.js';
+import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from './registry/oci.js';
+import { pushSavedImage } from './registry/upload.js';
+
+type Clients = (registry: string) => RegistryClient;
+
+/** What to PUT under the tags: one image manifest, or an index over several. */
+interface Root {
+  body: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+/** PUTs the root manifest under every tag of every target (by digest only when there are none). */
+async function putEverywhere(root: Root, targets: Target[], clients: Clients, byDigest: boolean, report: Report) {
+  report.digest = root.digest;
+  await mapLimit(targets, 4, async (t) => {
+    const client = clients(t.registry);
+    const refs = byDigest ? [root.digest] : t.tags;
+    for (const ref of refs) {
+      const name = byDigest ? `${t.name}@${ref}` : `${t.name}:${ref}`;
+      try {
+        report.digests[name] = await client.putManifest(t.repository, ref, root.body, root.mediaType);
+      } catch (err) {
+        report.failed.push({ ref: name, error: messageOf(explainFailure('Push', name, t.registry, err)) });
+      }
+    }
+  });
+}
+
+/**
+ * Multi-platform images and push-by-digest, without buildx: each platform's image leaves the
+ * daemon through `docker save`, is compressed once and uploaded to every repository, and an OCI
+ * index over the platform manifests goes under every tag. No temporary tags are ever created.
+ */
+export async function publishPlatforms(
+  docker: Docker,
+  images: { platform: string; id: string }[],
+  targets: Target[],
+  clients: Clients,
+  opts: { tmpDir: string; byDigest: boolean; log: Logger },
+  report: Report,
+): Promise<void> {
+  const pushTargets = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
+  const entries: IndexEntry[] = [];
+  for (const image of images) {
+    const save = docker.stream(['save', image.id]);
+    const [pushed] = await Promise.all([
+      pushSavedImage(save.stdout, pushTargets, { tmpDir: opts.tmpDir, log: opts.log }),
+      save.done,
+    ]);
+    const platform = platformString(pushed.platform);
+    report.platforms[platform] = pushed.digest;
+    opts.log.info(`Pushed the ${platform} manifest ${pushed.digest} to ${targets.map((t) => t.name).join(', ')}`);
+    entries.push({ digest: pushed.digest, size: pushed.size, mediaType: pushed.mediaType, platform: pushed.platform });
+    if (images.length === 1) {
+      await putEverywhere(
+        { body: pushed.manifest, mediaType: pushed.mediaType, digest: pushed.digest },
+        targets,
+        clients,
+        opts.byDigest,
+        report,
+      );
+      return;
+    }
+  }
+  await putEverywhere(buildImageIndex(entries), targets, clients, opts.byDigest, report);
+}
+
+/**
+ * The last job of a per-platform matrix: the platform manifests are already in every
+ * repository (pushed by digest); an index over them goes under every tag. Builds nothing.
+ */
+export async function mergeDigests(
+  digests: string[],
+  targets: Target[],
+  clients: Clients,
+  log: Logger,
+  report: Report,
+): Promise<void> {
+  const [home] = targets;
+  const client = clients(home.registry);
+  const entries: IndexEntry[] = [];
+  for (const digest of digests) {
+    const m = await client.getManifest(home.repository, digest);
+    const parsed = JSON.parse(m.body.toString('utf8'));
+    if (isIndexMediaType(m.mediaType)) {
+      // A job that built several platforms itself pushed an index: merge its entries.
+      for (const child of parsed.manifests ?? []) entries.push(child as IndexEntry);
+      continue;
+    }
+    const config = await readAll(await client.getBlob(home.repository, parsed.config.digest));
+    const platform = platformOfConfig(config);
+    report.platforms[platformString(platform)] = digest;
+    entries.push({ digest, size: m.body.length, mediaType: m.mediaType, platform });
+  }
+  const index = buildImageIndex(entries);
+  log.info(`Merged ${entries.length} platform manifests into ${index.digest}`);
+  // Repositories the per-platform jobs did not push to get the manifests copied in.
+  await mapLimit(targets.slice(1), 4, async (t) => {
+    for (const e of entries) {
+      if (await clients(t.registry).headManifest(t.repository, e.digest)) continue;
+      await copyImage({
+        from: { client, repo: home.repository, ref: e.digest },
+        to: { client: clients(t.registry), repo: t.repository },
+        tags: [],
+        log,
+      });
+    }
+  });
+  await putEverywhere(index, targets, clients, false, report);
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,66 @@
+import type { HeldBack } from './forward.js';
+import type { Report } from './push.js';
+
+export interface SummaryData {
+  version: string;
+  dryRun: boolean;
+  /** Why nothing was pushed, when nothing was meant to be. */
+  skipped?: string;
+  /** Every ref the run pushes (or would push), with the registry and its login. */
+  plan: { ref: string; registry: string; login: string }[];
+  labels: Record<string, string>;
+  annotations: string[];
+  report?: Report;
+  heldBack: { ref: string; held: HeldBack }[];
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (s: string) => (s ? `\`${cell(s)}\`` : '');
+
+/** The job summary as Markdown (tokens never reach here: only names, refs and digests). */
+export function renderSummary(d: SummaryData): string {
+  const out: string[] = [];
+  out.push(`## publish-image${d.dryRun ? ' (dry run)' : ''}`, '');
+  out.push(`**Version:** ${d.version ? code(d.version) : '_none_ (no tag rule produced a tag)'}`, '');
+  if (d.skipped) out.push(`> [!NOTE]`, `> Not pushed: ${d.skipped}`, '');
+  if (d.report && !d.dryRun) {
+    const pushed = Object.entries(d.report.digests);
+    if (pushed.length) {
+      out.push('| pushed reference | digest |', '| --- | --- |');
+      for (const [ref, digest] of pushed) out.push(`| ${code(ref)} | ${code(digest)} |`);
+      out.push('');
+    }
+    const platforms = Object.entries(d.report.platforms);
+    if (platforms.length) {
+      out.push('| platform | manifest digest |', '| --- | --- |');
+      for (const [p, digest] of platforms) out.push(`| ${code(p)} | ${code(digest)} |`);
+      out.push('');
+    }
+    if (d.report.failed.length) {
+      out.push('| not pushed | error |', '| --- | --- |');
+      for (const f of d.report.failed) out.push(`| ${code(f.ref)} | ${cell(f.error)} |`);
+      out.push('');
+    }
+  } else if (d.plan.length) {
+    out.push(`| ${d.dryRun || d.skipped ? 'would push' : 'reference'} | registry | credentials |`, '| --- | --- | --- |');
+    for (const p of d.plan) out.push(`| ${code(p.ref)} | ${code(p.registry)} | ${cell(p.login)} |`);
+    out.push('');
+  }
+  if (d.heldBack.length) {
+    out.push('**Left where they are** (a newer release is already in the registry):', '');
+    for (const h of d.heldBack) out.push(`- ${code(h.ref)}: ${code(h.held.newer)} is newer`);
+    out.push('');
+  }
+  const labels = Object.entries(d.labels);
+  if (labels.length) {
+    out.push('<details><summary>Labels</summary>', '', '| label | value |', '| --- | --- |');
+    for (const [k, v] of labels) out.push(`| ${code(k)} | ${cell(v)} |`);
+    out.push('', '</details>', '');
+  }
+  if (d.annotations.length) {
+    out.push('<details><summary>Annotations</summary>', '');
+    for (const a of d.annotations) out.push(`- ${code(a)}`);
+    out.push('', '</details>', '');
+  }
+  return out.join('\n');
+}
