@@ -63,7 +63,7 @@ export async function login(
     log,
   });
   try {
-    await client.checkCredentials(repository ?? "");
+    await client.checkCredentials(repository ?? '');
   } catch (err) {
     throw explainLoginFailure(cred.registry, cred.username, err);
   }

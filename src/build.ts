@@ -55,7 +55,10 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
     const run = (noCache: boolean) =>
       docker.run(buildArgs(o, iid, buildx, noCache), {
         // The classic builder's deprecation notice is not a problem worth a line per build.
-        onLine: (line) => (/legacy builder is deprecated|Install the buildx|docs\.docker\.com\/go\/buildx|^\s*$/.test(line) ? undefined : log.info(line)),
+        onLine: (line) =>
+          /legacy builder is deprecated|Install the buildx|docs\.docker\.com\/go\/buildx|^\s*$/.test(line)
+            ? undefined
+            : log.info(line),
       });
     await run(o.noCache);
     let id = (await readFile(iid, 'utf8')).trim();
@@ -70,7 +73,9 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
         id = (await readFile(iid, 'utf8')).trim();
         got = await imagePlatform(docker, id);
         if (!samePlatform(want, got))
-          throw new Error(`Building for ${o.platform} produced a ${platformString(got)} image; refusing to push it.`);
+          throw new Error(
+            `Building for ${o.platform} produced a ${platformString(got)} image; refusing to push it.`,
+          );
       }
     }
     return id;
@@ -80,13 +85,20 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
 }
 
 export async function imagePlatform(docker: Docker, ref: string): Promise<Platform> {
-  const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}}/{{.Variant}}', ref]);
+  const { stdout } = await docker.run([
+    'image',
+    'inspect',
+    '--format',
+    '{{.Os}}/{{.Architecture}}/{{.Variant}}',
+    ref,
+  ]);
   return parsePlatform(stdout.trim().replace(/\/$/, ''));
 }
 
 export function samePlatform(a: Platform, b: Platform): boolean {
   // arm64 images usually carry variant v8 or none; both mean the same machine.
-  const v = (p: Platform) => (p.architecture === 'arm64' && p.variant === 'v8' ? undefined : p.variant || undefined);
+  const v = (p: Platform) =>
+    p.architecture === 'arm64' && p.variant === 'v8' ? undefined : p.variant || undefined;
   return a.os === b.os && a.architecture === b.architecture && v(a) === v(b);
 }
 
@@ -97,7 +109,11 @@ export async function localImageId(docker: Docker, ref: string): Promise<string>
     return stdout.trim();
   } catch (err) {
     if (err instanceof DockerError && /No such image|not found/i.test(err.stderr))
-      throw new InputError('source', ref, 'is not an image in the local docker daemon; build or pull it in an earlier step');
+      throw new InputError(
+        'source',
+        ref,
+        'is not an image in the local docker daemon; build or pull it in an earlier step',
+      );
     throw err;
   }
 }

@@ -71,7 +71,10 @@ export class Docker {
         reject(new DockerError(args, null, `cannot run docker: ${e.message}. Is the docker CLI installed?`)),
       );
       child.on('close', (code) => {
-        const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+        const result = {
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        };
         if (code === 0) resolve(result);
         else reject(new DockerError(args, code, result.stderr || result.stdout));
       });

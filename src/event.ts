@@ -13,7 +13,11 @@ export function readPayload(env: Record<string, string | undefined>): Record<str
  * Why this run gets no secrets, or undefined when it does. GitHub withholds secrets from
  * `pull_request` workflows of fork pull requests and runs Dependabot's as if from a fork.
  */
-export function noSecretsReason(eventName: string, payload: Record<string, any>, actor = ''): string | undefined {
+export function noSecretsReason(
+  eventName: string,
+  payload: Record<string, any>,
+  actor = '',
+): string | undefined {
   if (!eventName.startsWith('pull_request') || eventName === 'pull_request_target') return undefined;
   const pr = payload.pull_request;
   if (!pr) return undefined;

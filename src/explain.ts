@@ -62,7 +62,11 @@ export function explainFailure(what: string, ref: string, registry: string, err:
     message = `${what} failed: a base image could not be pulled ("pull access denied"). It is private or its name is wrong: check the FROM lines, and log in to its registry (registry-auth) if it is private. docker said: ${text}`;
   else if (/toomanyrequests|\b429\b|rate limit/i.test(text) || status === 429)
     message = `${what} of ${ref} failed: ${registry} rate-limited us (toomanyrequests). Docker Hub limits anonymous pulls; logging in (username/password) raises the limit, or retry later. Registry said: ${text}`;
-  else if (/no basic auth credentials|authentication required/i.test(text) || status === 401 || code === 'UNAUTHORIZED')
+  else if (
+    /no basic auth credentials|authentication required/i.test(text) ||
+    status === 401 ||
+    code === 'UNAUTHORIZED'
+  )
     message = `${what} of ${ref} failed: not logged in to ${registry}. Give username/password (or registry-auth) for ${registry}, or log in in an earlier step.`;
   else if (/denied|forbidden/i.test(text) || status === 403 || code === 'DENIED') {
     const repo = ref.replace(/:[^/:]*$/, '');

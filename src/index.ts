@@ -1,1 +1,2 @@
-import { entry } from './main.js'; await entry();
+import { entry } from './main.js';
+await entry();

@@ -62,7 +62,8 @@ function bool(name: string, fallback: boolean): boolean {
 function positiveInt(name: string, fallback: number): number {
   const raw = core.getInput(name).trim();
   if (raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new InputError(name, raw, 'must be a whole number of at least 1');
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new InputError(name, raw, 'must be a whole number of at least 1');
   return Number(raw);
 }
 
@@ -82,7 +83,8 @@ function registryName(input: string, raw: string): string {
     .replace(/^https?:\/\//, '')
     .replace(/\/v[12]\/?$/, '')
     .replace(/\/$/, '');
-  if (!REGISTRY_HOST.test(host)) throw new InputError(input, raw, 'is not a registry host name (like ghcr.io)');
+  if (!REGISTRY_HOST.test(host))
+    throw new InputError(input, raw, 'is not a registry host name (like ghcr.io)');
   return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host.toLowerCase();
 }
 
@@ -104,7 +106,11 @@ function readLogins(secretsMayBeMissing: boolean): RegistryLogin[] {
   // Fork and Dependabot pull requests get empty secrets: not an error when we will not push.
   if (username && !password && secretsMayBeMissing) return [];
   if (password && !username)
-    throw new InputError('username', '', 'is required when password is set (the registry user for the token)');
+    throw new InputError(
+      'username',
+      '',
+      'is required when password is set (the registry user for the token)',
+    );
   if (username && !password)
     throw new InputError(
       'password',
@@ -112,7 +118,9 @@ function readLogins(secretsMayBeMissing: boolean): RegistryLogin[] {
       `is required when username is set (a token for ${username}); on pull requests from forks secrets are empty, use push: auto`,
     );
   if (!username) return [];
-  return [{ registry: registryName('registry', core.getInput('registry') || 'docker.io'), username, password }];
+  return [
+    { registry: registryName('registry', core.getInput('registry') || 'docker.io'), username, password },
+  ];
 }
 
 function readRegistryAuth(text: string, secretsMayBeMissing: boolean): RegistryLogin[] {
@@ -122,7 +130,10 @@ function readRegistryAuth(text: string, secretsMayBeMissing: boolean): RegistryL
   try {
     doc = parseYaml(text);
   } catch (e) {
-    const where = e instanceof Error && 'linePos' in e ? ` near ${JSON.stringify((e as { linePos: unknown }).linePos)}` : '';
+    const where =
+      e instanceof Error && 'linePos' in e
+        ? ` near ${JSON.stringify((e as { linePos: unknown }).linePos)}`
+        : '';
     throw new InputError('registry-auth', '(YAML)', `is not valid YAML${where}`);
   }
   if (!Array.isArray(doc) || doc.length === 0)
@@ -164,7 +175,8 @@ export function getInputs(noSecrets = false): Inputs {
   const source = core.getInput('source').trim();
   const mergeDigests = listOf(core.getInput('merge-digests'));
   for (const d of mergeDigests)
-    if (!DIGEST.test(d)) throw new InputError('merge-digests', d, 'each line must be a digest like sha256:<64 hex>');
+    if (!DIGEST.test(d))
+      throw new InputError('merge-digests', d, 'each line must be a digest like sha256:<64 hex>');
   const pushByDigest = bool('push-by-digest', false);
   if (pushByDigest && mergeDigests.length)
     throw new InputError('push-by-digest', 'true', 'cannot be combined with merge-digests');
@@ -180,7 +192,8 @@ export function getInputs(noSecrets = false): Inputs {
   if (builds) {
     if (!existsSync(context) || !statSync(context).isDirectory())
       throw new InputError('context', context, 'is not a directory in the workspace');
-    if (!existsSync(file)) throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
+    if (!existsSync(file))
+      throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
   }
 
   const buildArgs = listOf(core.getInput('build-args'), false);

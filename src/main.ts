@@ -65,7 +65,11 @@ function targetsOf(meta: Meta): Target[] {
       throw new InputError('images', name, messageOf(err));
     }
     if (parsed.tag || parsed.digest)
-      throw new InputError('images', name, 'must be a name without a tag or digest; tags come from the tags input');
+      throw new InputError(
+        'images',
+        name,
+        'must be a name without a tag or digest; tags come from the tags input',
+      );
     return { name, registry: parsed.registry, repository: parsed.repository, tags: [...meta.tagNames] };
   });
 }
@@ -193,8 +197,17 @@ async function publish(): Promise<void> {
     report = newReport();
     const tmp = await mkdtemp(path.join(env.RUNNER_TEMP || os.tmpdir(), 'publish-image-blobs-'));
     try {
-      if (inputs.mergeDigests.length) await mergeDigests(inputs.mergeDigests, targets, clients, logger, report);
-      else if (multi) await publishPlatforms(docker, images, targets, clients, { tmpDir: tmp, byDigest, log: logger }, report);
+      if (inputs.mergeDigests.length)
+        await mergeDigests(inputs.mergeDigests, targets, clients, logger, report);
+      else if (multi)
+        await publishPlatforms(
+          docker,
+          images,
+          targets,
+          clients,
+          { tmpDir: tmp, byDigest, log: logger },
+          report,
+        );
       else await publishLocalImage(docker, images[0].id, targets, clients, policy, logger, report);
     } finally {
       await rm(tmp, { recursive: true, force: true });
@@ -202,9 +215,12 @@ async function publish(): Promise<void> {
     assertAllPushed(report);
   } finally {
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
-    await core.summary.addRaw(renderSummary({ ...summary, report })).write().catch((err: unknown) => {
-      core.warning(`Could not write the job summary: ${messageOf(err)}`);
-    });
+    await core.summary
+      .addRaw(renderSummary({ ...summary, report }))
+      .write()
+      .catch((err: unknown) => {
+        core.warning(`Could not write the job summary: ${messageOf(err)}`);
+      });
   }
 }
 
@@ -214,21 +230,31 @@ async function holdBack(
   targets: Target[],
   clients: (registry: string) => RegistryClient,
 ): Promise<SummaryData['heldBack']> {
-  const latestTag = meta.latest ? meta.tagNames[meta.tagNames.length - 1] : meta.tagNames.find((t) => t === 'latest');
+  const latestTag = meta.latest
+    ? meta.tagNames[meta.tagNames.length - 1]
+    : meta.tagNames.find((t) => t === 'latest');
   const out: { ref: string; held: HeldBack }[] = [];
   for (const t of targets) {
     const existing = await clients(t.registry).listTags(t.repository);
     const held = heldBackTags(meta.version, t.tags, latestTag, existing);
     for (const h of held) {
       out.push({ ref: `${t.name}:${h.tag}`, held: h });
-      core.notice(`Left ${t.name}:${h.tag} where it is: ${t.name}:${h.newer} is a newer release than ${meta.version}.`);
+      core.notice(
+        `Left ${t.name}:${h.tag} where it is: ${t.name}:${h.newer} is a newer release than ${meta.version}.`,
+      );
     }
     t.tags = t.tags.filter((tag) => !held.some((h) => h.tag === tag));
   }
   return out;
 }
 
-function setOutputs(meta: Meta, sepTags: string, imageId: string, report: Report | undefined, summary: SummaryData): void {
+function setOutputs(
+  meta: Meta,
+  sepTags: string,
+  imageId: string,
+  report: Report | undefined,
+  summary: SummaryData,
+): void {
   const held = new Set(summary.heldBack.map((h) => h.ref));
   const o = meta.outputs;
   core.setOutput('version', o.version);
@@ -244,6 +270,10 @@ function setOutputs(meta: Meta, sepTags: string, imageId: string, report: Report
   core.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
   core.setOutput(
     'metadata',
-    JSON.stringify({ platforms: report?.platforms ?? {}, heldBack: summary.heldBack, failed: report?.failed ?? [] }),
+    JSON.stringify({
+      platforms: report?.platforms ?? {},
+      heldBack: summary.heldBack,
+      failed: report?.failed ?? [],
+    }),
   );
 }

@@ -18,7 +18,13 @@ interface Root {
 }
 
 /** PUTs the root manifest under every tag of every target (by digest only when there are none). */
-async function putEverywhere(root: Root, targets: Target[], clients: Clients, byDigest: boolean, report: Report) {
+async function putEverywhere(
+  root: Root,
+  targets: Target[],
+  clients: Clients,
+  byDigest: boolean,
+  report: Report,
+) {
   report.digest = root.digest;
   await mapLimit(targets, 4, async (t) => {
     const client = clients(t.registry);
@@ -57,8 +63,15 @@ export async function publishPlatforms(
     ]);
     const platform = platformString(pushed.platform);
     report.platforms[platform] = pushed.digest;
-    opts.log.info(`Pushed the ${platform} manifest ${pushed.digest} to ${targets.map((t) => t.name).join(', ')}`);
-    entries.push({ digest: pushed.digest, size: pushed.size, mediaType: pushed.mediaType, platform: pushed.platform });
+    opts.log.info(
+      `Pushed the ${platform} manifest ${pushed.digest} to ${targets.map((t) => t.name).join(', ')}`,
+    );
+    entries.push({
+      digest: pushed.digest,
+      size: pushed.size,
+      mediaType: pushed.mediaType,
+      platform: pushed.platform,
+    });
     if (images.length === 1) {
       await putEverywhere(
         { body: pushed.manifest, mediaType: pushed.mediaType, digest: pushed.digest },

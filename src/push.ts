@@ -34,7 +34,13 @@ const PARALLEL_REGISTRIES = 4;
 const PUSH_DIGEST = /: digest: (sha256:[a-f0-9]{64}) size: \d+/;
 
 /** `docker push` with the project's retry policy (the daemon does not retry a manifest PUT). */
-export async function dockerPush(docker: Docker, ref: string, registry: string, policy: RetryPolicy, log: Logger) {
+export async function dockerPush(
+  docker: Docker,
+  ref: string,
+  registry: string,
+  policy: RetryPolicy,
+  log: Logger,
+) {
   return withRetry(
     `push ${ref}`,
     async () => {
@@ -77,7 +83,8 @@ export async function publishLocalImage(
   try {
     digest = await dockerPush(docker, firstRef, first.registry, policy, log);
   } catch (err) {
-    for (const t of targets) for (const tag of t.tags) report.failed.push({ ref: `${t.name}:${tag}`, error: messageOf(err) });
+    for (const t of targets)
+      for (const tag of t.tags) report.failed.push({ ref: `${t.name}:${tag}`, error: messageOf(err) });
     throw err;
   }
   report.digests[firstRef] = digest;
@@ -92,7 +99,12 @@ export async function publishLocalImage(
     mapLimit(first.tags.slice(1), PARALLEL_REGISTRIES, async (tag) => {
       const ref = `${first.name}:${tag}`;
       try {
-        report.digests[ref] = await source.putManifest(first.repository, tag, manifest.body, manifest.mediaType);
+        report.digests[ref] = await source.putManifest(
+          first.repository,
+          tag,
+          manifest.body,
+          manifest.mediaType,
+        );
         log.info(`Pushed ${ref} ${report.digests[ref]}`);
       } catch (err) {
         report.failed.push({ ref, error: messageOf(explainFailure('Push', ref, first.registry, err)) });
@@ -114,7 +126,8 @@ export async function publishLocalImage(
         }
       } catch (err) {
         const error = messageOf(explainFailure('Push', `${t.name}:${t.tags[0]}`, t.registry, err));
-        for (const tag of t.tags) if (!report.digests[`${t.name}:${tag}`]) report.failed.push({ ref: `${t.name}:${tag}`, error });
+        for (const tag of t.tags)
+          if (!report.digests[`${t.name}:${tag}`]) report.failed.push({ ref: `${t.name}:${tag}`, error });
       }
     }).then(() => undefined),
   );

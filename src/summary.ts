@@ -42,7 +42,10 @@ export function renderSummary(d: SummaryData): string {
       out.push('');
     }
   } else if (d.plan.length) {
-    out.push(`| ${d.dryRun || d.skipped ? 'would push' : 'reference'} | registry | credentials |`, '| --- | --- | --- |');
+    out.push(
+      `| ${d.dryRun || d.skipped ? 'would push' : 'reference'} | registry | credentials |`,
+      '| --- | --- | --- |',
+    );
     for (const p of d.plan) out.push(`| ${code(p.ref)} | ${code(p.registry)} | ${cell(p.login)} |`);
     out.push('');
   }

@@ -4,7 +4,15 @@
  * step with the saved state. Also watches every process's argv for a secret while it runs.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -28,7 +36,9 @@ export function testBed(): Env {
   const need = ['DOCKER_HOST', 'REG1', 'REG1_USER', 'REG1_PASS', 'REG2', 'REG2_USER', 'REG2_PASS'];
   const missing = need.filter((k) => !e[k]);
   if (missing.length)
-    throw new Error(`end-to-end tests need the test bed: run "bash scripts/test.sh" (missing ${missing.join(', ')})`);
+    throw new Error(
+      `end-to-end tests need the test bed: run "bash scripts/test.sh" (missing ${missing.join(', ')})`,
+    );
   return {
     dockerHost: e.DOCKER_HOST!,
     reg1: e.REG1!,
@@ -63,7 +73,11 @@ export interface Event {
 }
 
 export const events = {
-  tag: (tag: string): Event => ({ name: 'push', ref: `refs/tags/${tag}`, payload: { repository: repositoryRecord() } }),
+  tag: (tag: string): Event => ({
+    name: 'push',
+    ref: `refs/tags/${tag}`,
+    payload: { repository: repositoryRecord() },
+  }),
   branch: (branch: string): Event => ({
     name: 'push',
     ref: `refs/heads/${branch}`,
@@ -274,7 +288,10 @@ export class RegistryProbe {
   ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { authorization: `Basic ${Buffer.from(`${this.user}:${this.pass}`).toString('base64')}`, ...extra };
+    return {
+      authorization: `Basic ${Buffer.from(`${this.user}:${this.pass}`).toString('base64')}`,
+      ...extra,
+    };
   }
 
   async tags(repo: string): Promise<string[]> {
@@ -285,14 +302,19 @@ export class RegistryProbe {
   }
 
   /** The digest the registry holds for a tag or digest, and the manifest itself. */
-  async manifest(repo: string, ref: string): Promise<{ digest: string; body: Record<string, any> } | undefined> {
+  async manifest(
+    repo: string,
+    ref: string,
+  ): Promise<{ digest: string; body: Record<string, any> } | undefined> {
     const accept = [
       'application/vnd.oci.image.index.v1+json',
       'application/vnd.oci.image.manifest.v1+json',
       'application/vnd.docker.distribution.manifest.v2+json',
       'application/vnd.docker.distribution.manifest.list.v2+json',
     ].join(', ');
-    const r = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, { headers: this.headers({ accept }) });
+    const r = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, {
+      headers: this.headers({ accept }),
+    });
     if (r.status === 404) return undefined;
     if (!r.ok) throw new Error(`GET manifest ${repo}:${ref}: ${r.status}`);
     const digest = r.headers.get('docker-content-digest') ?? '';

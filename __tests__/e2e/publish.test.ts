@@ -59,7 +59,9 @@ describe('publishing with the default tag rules', () => {
     expect(r.code).toBe(0);
     expect(await reg1.tags(repo)).toEqual(['1.2', '1.2.3', 'latest', `sha-${short}`].sort());
 
-    const digests = await Promise.all(['1.2.3', '1.2', 'latest', `sha-${short}`].map((t) => reg1.manifest(repo, t)));
+    const digests = await Promise.all(
+      ['1.2.3', '1.2', 'latest', `sha-${short}`].map((t) => reg1.manifest(repo, t)),
+    );
     const registryDigest = digests[0]!.digest;
     expect(registryDigest).toMatch(/^sha256:[a-f0-9]{64}$/);
     for (const d of digests) expect(d!.digest).toBe(registryDigest);
@@ -70,7 +72,9 @@ describe('publishing with the default tag rules', () => {
     const image = `${bed.reg1}/${repo}`;
     const refs = ['1.2.3', '1.2', `sha-${short}`, 'latest'].map((t) => `${image}:${t}`);
     expect(r.outputs.tags.split('\n').sort()).toEqual([...refs].sort());
-    expect(JSON.parse(r.outputs.digests)).toEqual(Object.fromEntries(refs.map((ref) => [ref, registryDigest])));
+    expect(JSON.parse(r.outputs.digests)).toEqual(
+      Object.fromEntries(refs.map((ref) => [ref, registryDigest])),
+    );
     expect(r.outputs.imageid).toMatch(/^sha256:[a-f0-9]{64}$/);
 
     const labels = (await reg1.config(repo, '1.2.3')).config.Labels;
@@ -108,7 +112,13 @@ describe('publishing with the default tag rules', () => {
     const repo = uniqueRepo();
     const r = await runAction({
       event: events.pr(7, true),
-      inputs: { images: `${bed.reg1}/${repo}`, registry: bed.reg1, username: 'octocat', password: '', context: makeContext() },
+      inputs: {
+        images: `${bed.reg1}/${repo}`,
+        registry: bed.reg1,
+        username: 'octocat',
+        password: '',
+        context: makeContext(),
+      },
     });
     expect(r.code).toBe(0);
     expect(r.outputs.pushed).toBe('false');
@@ -160,7 +170,7 @@ describe('publishing with the default tag rules', () => {
 describe('publishing an image that is already in the daemon (source)', () => {
   it('tags and pushes it without building', async () => {
     const repo = uniqueRepo();
-    const first = await publish(repo, events.branch('main'), { tags: 'type=raw,value=one', 'push': 'false' });
+    const first = await publish(repo, events.branch('main'), { tags: 'type=raw,value=one', push: 'false' });
     expect(first.code).toBe(0);
     const r = await publish(repo, events.branch('main'), {
       tags: 'type=raw,value=two',

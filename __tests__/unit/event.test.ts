@@ -4,7 +4,11 @@ import { noSecretsReason } from '../../src/event.js';
 const pr = (head: string | undefined, base = 'acme/api') => ({
   number: 5,
   repository: { full_name: base },
-  pull_request: { number: 5, head: { repo: head ? { full_name: head } : null }, base: { repo: { full_name: base } } },
+  pull_request: {
+    number: 5,
+    head: { repo: head ? { full_name: head } : null },
+    base: { repo: { full_name: base } },
+  },
 });
 
 describe('which runs get no secrets (push: auto builds only)', () => {
@@ -19,7 +23,12 @@ describe('which runs get no secrets (push: auto builds only)', () => {
 
   it.each([
     ['a pull request from the same repository', 'pull_request', pr('acme/api'), 'octocat'],
-    ['pull_request_target, which runs with the base repository secrets', 'pull_request_target', pr('someone/api'), ''],
+    [
+      'pull_request_target, which runs with the base repository secrets',
+      'pull_request_target',
+      pr('someone/api'),
+      '',
+    ],
     ['a push', 'push', { repository: { full_name: 'acme/api' } }, 'dependabot[bot]'],
   ])('%s gets secrets', (_n, event, payload, actor) => {
     expect(noSecretsReason(event, payload, actor)).toBeUndefined();

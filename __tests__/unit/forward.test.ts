@@ -8,7 +8,12 @@ describe('latest only moves forward', () => {
   };
   it.each([
     ['an empty repository moves everything', '1.0.0', [], []],
-    ['a newer release keeps latest, 1 and 1.9 move', '1.9.1', ['2.0.0', '1.9.0'], [{ tag: 'latest', newer: '2.0.0' }]],
+    [
+      'a newer release keeps latest, 1 and 1.9 move',
+      '1.9.1',
+      ['2.0.0', '1.9.0'],
+      [{ tag: 'latest', newer: '2.0.0' }],
+    ],
     [
       'a newer patch of the same line keeps 1.9, 1 and latest',
       '1.9.1',
@@ -19,18 +24,35 @@ describe('latest only moves forward', () => {
         { tag: 'latest', newer: '1.9.2' },
       ],
     ],
-    ['a newer minor keeps 1 and latest but not 1.9', '1.9.1', ['1.10.0'], [
-      { tag: '1', newer: '1.10.0' },
-      { tag: 'latest', newer: '1.10.0' },
-    ]],
-    ['v-prefixed existing releases count', '2.0.0', ['v2.1.0'], [
-      { tag: '2', newer: 'v2.1.0' },
-      { tag: 'latest', newer: 'v2.1.0' },
-    ]],
-    ['pre-releases and non-versions in the registry are ignored', '2.1.0', ['3.0.0-rc.1', 'main', 'sha-abc', '2.0.0'], []],
+    [
+      'a newer minor keeps 1 and latest but not 1.9',
+      '1.9.1',
+      ['1.10.0'],
+      [
+        { tag: '1', newer: '1.10.0' },
+        { tag: 'latest', newer: '1.10.0' },
+      ],
+    ],
+    [
+      'v-prefixed existing releases count',
+      '2.0.0',
+      ['v2.1.0'],
+      [
+        { tag: '2', newer: 'v2.1.0' },
+        { tag: 'latest', newer: 'v2.1.0' },
+      ],
+    ],
+    [
+      'pre-releases and non-versions in the registry are ignored',
+      '2.1.0',
+      ['3.0.0-rc.1', 'main', 'sha-abc', '2.0.0'],
+      [],
+    ],
     ['an older or equal release does not hold anything', '2.1.0', ['2.1.0', '2.0.9', '1.99.0'], []],
   ])('%s', (_name, version, existing, expected) => {
-    expect(heldBackTags(version as string, tags(version as string), 'latest', existing as string[])).toEqual(expected);
+    expect(heldBackTags(version as string, tags(version as string), 'latest', existing as string[])).toEqual(
+      expected,
+    );
   });
 
   it('a pre-release never holds anything back (it does not get latest anyway)', () => {

@@ -20,7 +20,9 @@ beforeEach(() => {
     return true;
   });
 });
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 const ok = { images: 'ghcr.io/acme/api', context: ctx };
 
@@ -29,11 +31,26 @@ describe('getInputs rejects bad input, naming the input and the value', () => {
     ['no images', { images: '' }, 'images'],
     ['a password without a username', { password: 'tok' }, 'username'],
     ['a username without a password', { username: 'me' }, 'password'],
-    ['registry-auth with username/password', { 'registry-auth': '- registry: x.io', username: 'a', password: 'b' }, 'registry-auth'],
+    [
+      'registry-auth with username/password',
+      { 'registry-auth': '- registry: x.io', username: 'a', password: 'b' },
+      'registry-auth',
+    ],
     ['malformed registry-auth YAML', { 'registry-auth': '- registry: [unclosed' }, 'registry-auth'],
     ['registry-auth that is not a list', { 'registry-auth': 'registry: ghcr.io' }, 'registry-auth'],
-    ['registry-auth entry without a password', { 'registry-auth': '- registry: ghcr.io\n  username: me' }, 'registry-auth'],
-    ['the same registry twice', { 'registry-auth': '- {registry: a.io, username: u, password: p}\n- {registry: a.io, username: v, password: q}' }, 'registry-auth'],
+    [
+      'registry-auth entry without a password',
+      { 'registry-auth': '- registry: ghcr.io\n  username: me' },
+      'registry-auth',
+    ],
+    [
+      'the same registry twice',
+      {
+        'registry-auth':
+          '- {registry: a.io, username: u, password: p}\n- {registry: a.io, username: v, password: q}',
+      },
+      'registry-auth',
+    ],
     ['a registry that is not a host', { registry: 'not a host', username: 'u', password: 'p' }, 'registry'],
     ['a context that does not exist', { context: '/nonexistent/dir' }, 'context'],
     ['a Dockerfile that does not exist', { file: path.join(ctx, 'Nope.Dockerfile') }, 'file'],
@@ -71,7 +88,8 @@ describe('getInputs reads valid input', () => {
   it('reads registry-auth into one login per registry, normalising the host', () => {
     setInputs({
       ...ok,
-      'registry-auth': '- {registry: "https://ghcr.io/", username: a, password: p1}\n- {username: b, password: p2}',
+      'registry-auth':
+        '- {registry: "https://ghcr.io/", username: a, password: p1}\n- {username: b, password: p2}',
     });
     expect(getInputs().logins).toEqual([
       { registry: 'ghcr.io', username: 'a', password: 'p1' },
@@ -102,13 +120,13 @@ describe('getInputs reads valid input', () => {
   it('defaults: push auto, logout, latest-forward-only, 5 attempts in 90 s, newline separators', () => {
     setInputs(ok);
     const i = getInputs();
-    expect([i.push, i.logout, i.latestForwardOnly, i.retryAttempts, i.retryTimeoutSeconds, i.sepTags]).toEqual([
-      'auto',
-      true,
-      true,
-      5,
-      90,
-      '\n',
-    ]);
+    expect([
+      i.push,
+      i.logout,
+      i.latestForwardOnly,
+      i.retryAttempts,
+      i.retryTimeoutSeconds,
+      i.sepTags,
+    ]).toEqual(['auto', true, true, 5, 90, '\n']);
   });
 });

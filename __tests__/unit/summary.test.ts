@@ -15,7 +15,12 @@ describe('job summary', () => {
   it('shows the version and one row per pushed reference with its digest', () => {
     const md = renderSummary({
       ...base,
-      report: { digest: D, digests: { 'ghcr.io/acme/api:1.2.3': D, 'ghcr.io/acme/api:1.2': D }, platforms: {}, failed: [] },
+      report: {
+        digest: D,
+        digests: { 'ghcr.io/acme/api:1.2.3': D, 'ghcr.io/acme/api:1.2': D },
+        platforms: {},
+        failed: [],
+      },
     });
     expect(md).toContain('**Version:** `1.2.3`');
     expect(md).toContain(`| \`ghcr.io/acme/api:1.2.3\` | \`${D}\` |`);
@@ -33,14 +38,22 @@ describe('job summary', () => {
     const md = renderSummary({
       ...base,
       skipped: 'pull request #7 comes from a fork',
-      report: { digest: '', digests: {}, platforms: {}, failed: [{ ref: 'ghcr.io/acme/api:x', error: 'boom | 503' }] },
+      report: {
+        digest: '',
+        digests: {},
+        platforms: {},
+        failed: [{ ref: 'ghcr.io/acme/api:x', error: 'boom | 503' }],
+      },
     });
     expect(md).toContain('Not pushed: pull request #7 comes from a fork');
     expect(md).toContain('| `ghcr.io/acme/api:x` | boom \\| 503 |');
   });
 
   it('lists tags left where they are, with the newer release', () => {
-    const md = renderSummary({ ...base, heldBack: [{ ref: 'r/x:latest', held: { tag: 'latest', newer: '2.0.0' } }] });
+    const md = renderSummary({
+      ...base,
+      heldBack: [{ ref: 'r/x:latest', held: { tag: 'latest', newer: '2.0.0' } }],
+    });
     expect(md).toContain('`r/x:latest`: `2.0.0` is newer');
   });
 });

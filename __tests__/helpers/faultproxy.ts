@@ -1,0 +1,123 @@
+/**
+ * A fault-injecting HTTP reverse proxy for e2e tests: sits on 127.0.0.1:<random port> in
+ * front of a real registry, streams bodies both ways, rewrites Location headers that point
+ * at the registry, and answers requests matching a fault with a canned status or a reset.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type FaultAction = { status: number; headers?: Record<string, string>; body?: string } | 'reset';
+
+export interface Fault {
+  method?: string;
+  /** Tested against the request path including the query string. */
+  path: RegExp;
+  /** How many matching requests get the fault (then they pass through). */
+  times: number;
+  action: FaultAction;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  /** Status sent to the client; 0 for a reset. */
+  status: number;
+}
+
+export interface FaultProxy {
+  port: number;
+  /** `127.0.0.1:<port>`, usable as a registry name. */
+  host: string;
+  addFault(f: Fault): void;
+  clearFaults(): void;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const faults: Fault[] = [];
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const agent = new http.Agent({ keepAlive: true });
+  let self = '';
+
+  const rewrite = (value: string): string =>
+    value.replace(`http://${target}`, `http://${self}`).replace(`//${target}/`, `//${self}/`);
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const fault = faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path));
+    if (fault) {
+      fault.times--;
+      const action = fault.action;
+      if (action === 'reset') {
+        requests.push({ method, path, status: 0 });
+        // RST rather than FIN where Node supports it, so the client sees ECONNRESET.
+        if (typeof req.socket.resetAndDestroy === 'function') req.socket.resetAndDestroy();
+        else req.socket.destroy();
+        return;
+      }
+      requests.push({ method, path, status: action.status });
+      // Read the whole request body first, so the client is not writing into a closed socket.
+      req.resume();
+      req.on('end', () => {
+        const body =
+          action.body ?? JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected fault' }] });
+        res.writeHead(action.status, {
+          'Content-Type': 'application/json',
+          'Content-Length': String(Buffer.byteLength(body)),
+          ...action.headers,
+        });
+        res.end(method === 'HEAD' ? undefined : body);
+      });
+      return;
+    }
+    const headers = { ...req.headers, host: target };
+    const upstream = http.request(
+      { host: target.split(':')[0], port: Number(target.split(':')[1] ?? 80), method, path, headers, agent },
+      (up) => {
+        requests.push({ method, path, status: up.statusCode ?? 0 });
+        const out = { ...up.headers };
+        if (typeof out.location === 'string') out.location = rewrite(out.location);
+        res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+        up.pipe(res);
+        up.on('error', () => res.destroy());
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) {
+        requests.push({ method, path, status: 502 });
+        res.writeHead(502).end();
+      } else res.destroy();
+    });
+    req.on('aborted', () => upstream.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  };
+
+  const server = http.createServer(handle);
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  self = `127.0.0.1:${port}`;
+  return {
+    port,
+    host: self,
+    addFault: (f) => faults.push({ ...f }),
+    clearFaults: () => {
+      faults.length = 0;
+    },
+    requests,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      agent.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

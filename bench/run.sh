@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: bash bench/run.sh
+# Starts the local test bed (a private dockerd and two registries on 127.0.0.1, scripts/env.sh),
+# then times the committed dist/index.js against the plain docker CLI (bench/bench.mjs, plain
+# Node, no build step) and writes bench/results/latest.{json,md} plus latest-logs.txt.
+#
+# Knobs (environment): BENCH_ROUNDS (5), BENCH_BIG_ROUNDS (2), BENCH_COLD_ROUNDS (10),
+# BENCH_WARMUP (1), BENCH_SMALL_MIB (30), BENCH_BIG_MIB (300), BENCH_BIG_ALLTAGS (1),
+# BENCH_CASES (1,2,3,4), BENCH_KEEP_ENV=1 to leave the test bed running afterwards,
+# BENCH_DIST (dist/index.js) to time another bundle, BENCH_OUT (bench/results).
+# The test bed is a separate one (its own directory and ports) so that a benchmark never stops
+# the one the tests use, and the other way round: PUBLISH_IMAGE_ENV, REG1_PORT, REG2_PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PUBLISH_IMAGE_ENV=${PUBLISH_IMAGE_ENV:-/tmp/publish-image-bench-env}
+export REG1_PORT=${REG1_PORT:-5111}
+export REG2_PORT=${REG2_PORT:-5112}
+
+if [ ! -f "${BENCH_DIST:-dist/index.js}" ]; then
+  echo "bench: ${BENCH_DIST:-dist/index.js} does not exist; build it with 'npm run build'" >&2
+  exit 1
+fi
+
+# GNU time for the action's peak RSS (the bench falls back to polling /proc without it).
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing: time"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time </dev/null >/dev/null || true
+fi
+
+bash scripts/env.sh up
+if [ "${BENCH_KEEP_ENV:-0}" != 1 ]; then
+  trap 'bash scripts/env.sh down >/dev/null 2>&1 || true' EXIT
+fi
+# shellcheck disable=SC1091
+source "$PUBLISH_IMAGE_ENV/env"
+
+node bench/bench.mjs
