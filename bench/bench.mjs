@@ -761,6 +761,7 @@ function markdown(report) {
     `# publish-image benchmark, ${report.date}`,
     '',
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; node ${m.node}; docker ${m.dockerClient} (daemon ${m.dockerServer}, ${m.dockerStorageDriver}); ${m.registry}.`,
+    `Load average (1 min) at start / end: ${m.loadAvgAtStart[0]} / ${m.loadAvgAtEnd?.[0]}. Run took ${report.durationS} s.`,
     `Rounds: ${report.config.rounds} (case 1, 2), ${report.config.bigRounds} (case 3), ${report.config.coldRounds} (case 4); contenders alternate; medians of the successful runs.`,
     '',
     table(report),
@@ -806,6 +807,8 @@ async function main() {
     failures,
     findings: [],
   };
+  if (report.machine.loadAvgAtStart[0] > 0.5)
+    log(`note: load average ${report.machine.loadAvgAtStart[0]} at the start; other work skews the figures`);
   log(
     `publish-image benchmark: ${report.machine.cpu}, ${report.machine.cores} cores, node ${report.machine.node}, docker ${report.machine.dockerServer}`,
   );
@@ -817,6 +820,7 @@ async function main() {
   if (CONFIG.cases.includes('4')) report.cases.coldStart = await caseColdStart(CONFIG.coldRounds);
   report.findings = [...findings.values()];
   report.durationS = Math.round((performance.now() - started) / 1000);
+  report.machine.loadAvgAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
 
   mkdirSync(OUT_DIR, { recursive: true });
   writeFileSync(path.join(OUT_DIR, 'latest.json'), JSON.stringify(slim(report), null, 2) + '\n');

@@ -47795,10 +47795,14 @@ function buildArgs(o, iidFile, buildx, noCache = o.noCache) {
         args.push('--cache-from', c);
     for (const a of o.buildArgs)
         args.push('--build-arg', a);
-    for (const [k, v] of Object.entries(o.labels))
-        args.push('--label', `${k}=${v}`);
-    for (const t of o.tags)
-        args.push('--tag', t);
+    // buildx sets every label at once; the classic builder spends a container per --label,
+    // so there they are added afterwards in one LABEL step (see labelImage).
+    if (buildx) {
+        for (const [k, v] of Object.entries(o.labels))
+            args.push('--label', `${k}=${v}`);
+        for (const t of o.tags)
+            args.push('--tag', t);
+    }
     args.push(o.context);
     return args;
 }
@@ -47815,6 +47819,8 @@ async function build(docker, o, buildx, log) {
         });
         await run(o.noCache);
         let id = (await (0,promises_namespaceObject.readFile)(iid, 'utf8')).trim();
+        if (!buildx)
+            id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
         if (o.platform) {
             const want = parsePlatform(o.platform);
             let got = await imagePlatform(docker, id);
@@ -47824,6 +47830,8 @@ async function build(docker, o, buildx, log) {
                 log.info(`Cache returned a ${platformString(got)} image for ${o.platform}; rebuilding without cache`);
                 await run(true);
                 id = (await (0,promises_namespaceObject.readFile)(iid, 'utf8')).trim();
+                if (!buildx)
+                    id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
                 got = await imagePlatform(docker, id);
                 if (!samePlatform(want, got))
                     throw new Error(`Building for ${o.platform} produced a ${platformString(got)} image; refusing to push it.`);
@@ -47834,6 +47842,29 @@ async function build(docker, o, buildx, log) {
     finally {
         await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
     }
+}
+/** The Dockerfile that puts every label on an image in one step (values JSON-quoted). */
+function labelDockerfile(id, labels) {
+    const pairs = Object.entries(labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`);
+    return `FROM ${id}\nLABEL ${pairs.join(' \\\n      ')}\n`;
+}
+/** Labels and tags an image with one LABEL step on top of it; it adds no layer. */
+async function labelImage(docker, id, labels, tags, dir, platform) {
+    if (Object.keys(labels).length === 0) {
+        for (const t of tags)
+            await docker.run(['tag', id, t]);
+        return id;
+    }
+    const context = external_node_path_namespaceObject.join(dir, 'labels');
+    await (0,promises_namespaceObject.mkdir)(context, { recursive: true });
+    const iid = external_node_path_namespaceObject.join(dir, 'labelled');
+    const args = ['build', '--quiet', '--file', '-', '--iidfile', iid];
+    if (platform)
+        args.push('--platform', platform);
+    for (const t of tags)
+        args.push('--tag', t);
+    await docker.run([...args, context], { stdin: labelDockerfile(id, labels) });
+    return (await (0,promises_namespaceObject.readFile)(iid, 'utf8')).trim();
 }
 async function imagePlatform(docker, ref) {
     const { stdout } = await docker.run([

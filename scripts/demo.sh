@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# A test bed of its own, so the demo never disturbs a test run on the same machine.
+export PUBLISH_IMAGE_ENV=${PUBLISH_IMAGE_DEMO_ENV:-/tmp/publish-image-demo} REG1_PORT=5201 REG2_PORT=5202
 bash scripts/env.sh up
 trap 'bash scripts/env.sh down >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091

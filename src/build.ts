@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Docker, DockerError } from './docker.js';
@@ -41,8 +41,12 @@ export function buildArgs(o: BuildOptions, iidFile: string, buildx: boolean, noC
   if (o.network) args.push('--network', o.network);
   for (const c of o.cacheFrom) args.push('--cache-from', c);
   for (const a of o.buildArgs) args.push('--build-arg', a);
-  for (const [k, v] of Object.entries(o.labels)) args.push('--label', `${k}=${v}`);
-  for (const t of o.tags) args.push('--tag', t);
+  // buildx sets every label at once; the classic builder spends a container per --label,
+  // so there they are added afterwards in one LABEL step (see labelImage).
+  if (buildx) {
+    for (const [k, v] of Object.entries(o.labels)) args.push('--label', `${k}=${v}`);
+    for (const t of o.tags) args.push('--tag', t);
+  }
   args.push(o.context);
   return args;
 }
@@ -62,6 +66,7 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
       });
     await run(o.noCache);
     let id = (await readFile(iid, 'utf8')).trim();
+    if (!buildx) id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
     if (o.platform) {
       const want = parsePlatform(o.platform);
       let got = await imagePlatform(docker, id);
@@ -71,6 +76,7 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
         log.info(`Cache returned a ${platformString(got)} image for ${o.platform}; rebuilding without cache`);
         await run(true);
         id = (await readFile(iid, 'utf8')).trim();
+        if (!buildx) id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
         got = await imagePlatform(docker, id);
         if (!samePlatform(want, got))
           throw new Error(
@@ -82,6 +88,35 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The Dockerfile that puts every label on an image in one step (values JSON-quoted). */
+export function labelDockerfile(id: string, labels: Record<string, string>): string {
+  const pairs = Object.entries(labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`);
+  return `FROM ${id}\nLABEL ${pairs.join(' \\\n      ')}\n`;
+}
+
+/** Labels and tags an image with one LABEL step on top of it; it adds no layer. */
+async function labelImage(
+  docker: Docker,
+  id: string,
+  labels: Record<string, string>,
+  tags: string[],
+  dir: string,
+  platform?: string,
+): Promise<string> {
+  if (Object.keys(labels).length === 0) {
+    for (const t of tags) await docker.run(['tag', id, t]);
+    return id;
+  }
+  const context = path.join(dir, 'labels');
+  await mkdir(context, { recursive: true });
+  const iid = path.join(dir, 'labelled');
+  const args = ['build', '--quiet', '--file', '-', '--iidfile', iid];
+  if (platform) args.push('--platform', platform);
+  for (const t of tags) args.push('--tag', t);
+  await docker.run([...args, context], { stdin: labelDockerfile(id, labels) });
+  return (await readFile(iid, 'utf8')).trim();
 }
 
 export async function imagePlatform(docker: Docker, ref: string): Promise<Platform> {
