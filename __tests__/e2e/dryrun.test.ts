@@ -17,7 +17,11 @@ function trapDocker(): { env: Record<string, string>; marker: string } {
 const image = '127.0.0.1:9/acme/api';
 const short = SHA.slice(0, 7);
 
-const schedule: Event = { name: 'schedule', ref: 'refs/heads/main', payload: { repository: repositoryRecord() } };
+const schedule: Event = {
+  name: 'schedule',
+  ref: 'refs/heads/main',
+  payload: { repository: repositoryRecord() },
+};
 const prTarget: Event = {
   name: 'pull_request_target',
   ref: 'refs/heads/main',
@@ -49,7 +53,14 @@ describe('dry run: the plan and every metadata output, with no docker and no net
     const r = await runAction({
       event,
       env: { ...trap.env, SOURCE_DATE_EPOCH: '1706702400' }, // 2024-01-31T12:00:00Z
-      inputs: { images: image, 'dry-run': 'true', tags, registry: '127.0.0.1:9', username: 'u', password: 'p' },
+      inputs: {
+        images: image,
+        'dry-run': 'true',
+        tags,
+        registry: '127.0.0.1:9',
+        username: 'u',
+        password: 'p',
+      },
     });
     expect(r.code).toBe(0);
     expect(existsSync(trap.marker)).toBe(false);
@@ -57,7 +68,9 @@ describe('dry run: the plan and every metadata output, with no docker and no net
     expect(r.outputs['tag-names'].split('\n')).toEqual(tagNames);
     expect(r.outputs.tags.split('\n')).toEqual(tagNames.map((t) => `${image}:${t}`));
     expect(r.outputs.pushed).toBe('false');
-    const labels = Object.fromEntries(r.outputs.labels.split('\n').map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 1)]));
+    const labels = Object.fromEntries(
+      r.outputs.labels.split('\n').map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 1)]),
+    );
     expect(labels).toEqual({
       'org.opencontainers.image.created': '2024-01-31T12:00:00.000Z',
       'org.opencontainers.image.description': 'The API',
@@ -68,7 +81,9 @@ describe('dry run: the plan and every metadata output, with no docker and no net
       'org.opencontainers.image.url': 'https://github.com/acme/api',
       'org.opencontainers.image.version': version,
     });
-    expect(r.outputs.annotations.split('\n')).toContain(`manifest:org.opencontainers.image.version=${version}`);
+    expect(r.outputs.annotations.split('\n')).toContain(
+      `manifest:org.opencontainers.image.version=${version}`,
+    );
     const json = JSON.parse(r.outputs.json);
     expect(json['tag-names']).toEqual(tagNames);
     expect(json.labels['org.opencontainers.image.version']).toBe(version);

@@ -135,6 +135,7 @@ function exec(
   env: Record<string, string>,
   secrets: string[],
   hits: string[],
+  tick?: { fn: () => void; everyMs: number },
 ): Promise<{ code: number; log: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -142,8 +143,10 @@ function exec(
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
     const timer = secrets.length ? setInterval(() => scanArgv(secrets, hits), 15) : undefined;
+    const ticker = tick ? setInterval(tick.fn, tick.everyMs) : undefined;
     child.on('close', (code) => {
       if (timer) clearInterval(timer);
+      if (ticker) clearInterval(ticker);
       resolve({ code: code ?? -1, log: Buffer.concat(chunks).toString('utf8') });
     });
   });
@@ -171,6 +174,18 @@ export interface RunOptions {
   secrets?: string[];
   /** Skip the post step. */
   noPost?: boolean;
+  /**
+   * Looks at the run's files while it runs: called every `watchMs` (default 100) while the
+   * main step runs ('main'), then once after main exits and before the post step ('before-post').
+   */
+  watch?: (phase: 'main' | 'before-post', dirs: RunDirs) => void;
+  watchMs?: number;
+}
+
+/** The per-run directories the action may write to. */
+export interface RunDirs {
+  home: string;
+  runnerTemp: string;
 }
 
 export async function runAction(o: RunOptions): Promise<Result> {
@@ -211,8 +226,16 @@ export async function runAction(o: RunOptions): Promise<Result> {
   const secrets = o.secrets ?? [];
   const hits: string[] = [];
   const started = Date.now();
-  const main = await exec(env, secrets, hits);
+  const dirs: RunDirs = { home, runnerTemp };
+  const watch = o.watch;
+  const main = await exec(
+    env,
+    secrets,
+    hits,
+    watch ? { fn: () => watch('main', dirs), everyMs: o.watchMs ?? 100 } : undefined,
+  );
   const ms = Date.now() - started;
+  watch?.('before-post', dirs);
   let post = { code: 0, log: '' };
   if (!o.noPost) {
     const state = parseCommandFile(files.state);

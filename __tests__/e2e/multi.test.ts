@@ -1,0 +1,188 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  RegistryProbe,
+  SHA,
+  events,
+  filesContaining,
+  makeContext,
+  runAction,
+  secretForms,
+  testBed,
+  uniqueRepo,
+  visibleLog,
+  type Env,
+  type Result,
+} from './harness.js';
+
+let bed: Env;
+let reg1: RegistryProbe;
+let reg2: RegistryProbe;
+const short = SHA.slice(0, 7);
+
+beforeAll(() => {
+  bed = testBed();
+  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
+  reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
+});
+
+function registryAuth(): string {
+  return [
+    `- registry: ${bed.reg1}`,
+    `  username: ${bed.reg1User}`,
+    `  password: ${bed.reg1Pass}`,
+    `- registry: ${bed.reg2}`,
+    `  username: ${bed.reg2User}`,
+    `  password: ${bed.reg2Pass}`,
+  ].join('\n');
+}
+
+function secrets(): string[] {
+  return [...secretForms(bed.reg1User, bed.reg1Pass), ...secretForms(bed.reg2User, bed.reg2Pass)];
+}
+
+function expectNoLeak(r: Result): void {
+  for (const s of secrets()) {
+    expect(visibleLog(r.log)).not.toContain(s);
+    expect(r.summary).not.toContain(s);
+    expect(JSON.stringify(r.outputs)).not.toContain(s);
+  }
+  expect(r.argvHits).toEqual([]);
+  expect(filesContaining(r.home, secrets())).toEqual([]);
+  expect(filesContaining(r.runnerTemp, secrets())).toEqual([]);
+}
+
+function both(repo: string, event: ReturnType<typeof events.tag>, inputs: Record<string, string>) {
+  return runAction({
+    event,
+    secrets: secrets(),
+    inputs: {
+      images: `${bed.reg1}/${repo}\n${bed.reg2}/${repo}`,
+      'registry-auth': registryAuth(),
+      ...inputs,
+    },
+  });
+}
+
+/** The platforms of an index, read from each entry's image config. */
+async function platformsOf(probe: RegistryProbe, repo: string, ref: string): Promise<string[]> {
+  const index = await probe.manifest(repo, ref);
+  expect(index!.body.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+  const out: string[] = [];
+  for (const m of index!.body.manifests) {
+    const config = await probe.config(repo, m.digest);
+    expect(`${config.os}/${config.architecture}`).toBe(`${m.platform.os}/${m.platform.architecture}`);
+    out.push(`${config.os}/${config.architecture}`);
+  }
+  return out.sort();
+}
+
+describe('several registries in one step (registry-auth)', () => {
+  it('pushes every tag to both registries, reports each digest, and leaks neither token', async () => {
+    const repo = uniqueRepo();
+    const r = await both(repo, events.tag('v3.1.4'), { context: makeContext(4096) });
+    expect(r.code).toBe(0);
+    const tags = ['3.1', '3.1.4', 'latest', `sha-${short}`];
+    expect(await reg1.tags(repo)).toEqual(tags);
+    expect(await reg2.tags(repo)).toEqual(tags);
+    const digests = JSON.parse(r.outputs.digests);
+    expect(Object.keys(digests)).toHaveLength(8);
+    for (const [probe, host] of [
+      [reg1, bed.reg1],
+      [reg2, bed.reg2],
+    ] as const) {
+      for (const t of tags) {
+        const held = await probe.manifest(repo, t);
+        expect(digests[`${host}/${repo}:${t}`]).toBe(held!.digest);
+      }
+    }
+    expect(r.outputs.digest).toBe(digests[`${bed.reg1}/${repo}:3.1.4`]);
+    expect(r.log).toContain(`Logged in to ${bed.reg1} as ${bed.reg1User}`);
+    expect(r.log).toContain(`Logged in to ${bed.reg2} as ${bed.reg2User}`);
+    expectNoLeak(r);
+  });
+});
+
+describe('multi-platform without buildx', () => {
+  it('pushes an OCI index of an amd64 and an arm64 image under every tag', async () => {
+    const repo = uniqueRepo();
+    const r = await both(repo, events.branch('main'), {
+      context: makeContext(2048),
+      platforms: 'linux/amd64,linux/arm64',
+    });
+    expect(r.code).toBe(0);
+    expect(await reg1.tags(repo)).toEqual(['latest', 'main', `sha-${short}`]);
+    for (const [probe] of [[reg1], [reg2]] as const) {
+      for (const t of ['latest', 'main', `sha-${short}`]) {
+        expect((await probe.manifest(repo, t))!.digest).toBe(r.outputs.digest);
+        expect(await platformsOf(probe, repo, t)).toEqual(['linux/amd64', 'linux/arm64']);
+      }
+    }
+    const meta = JSON.parse(r.outputs.metadata);
+    expect(Object.keys(meta.platforms).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    expectNoLeak(r);
+  });
+
+  it('per-platform jobs push by digest, and a merge job tags the index on both registries', async () => {
+    const repo = uniqueRepo();
+    const context = makeContext(2048);
+    const digests: string[] = [];
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      const r = await both(repo, events.tag('v5.0.0'), {
+        context,
+        platforms: platform,
+        'push-by-digest': 'true',
+      });
+      expect(r.code).toBe(0);
+      expect(r.outputs.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+      // By digest only: no tags yet.
+      expect(await reg1.tags(repo)).toEqual([]);
+      expect(await reg2.manifest(repo, r.outputs.digest)).toBeDefined();
+      digests.push(r.outputs.digest);
+    }
+    const merged = await both(repo, events.tag('v5.0.0'), { 'merge-digests': digests.join('\n') });
+    expect(merged.code).toBe(0);
+    const tags = ['5.0', '5.0.0', 'latest', `sha-${short}`];
+    for (const probe of [reg1, reg2]) {
+      expect(await probe.tags(repo)).toEqual(tags);
+      for (const t of tags) {
+        expect((await probe.manifest(repo, t))!.digest).toBe(merged.outputs.digest);
+        expect(await platformsOf(probe, repo, t)).toEqual(['linux/amd64', 'linux/arm64']);
+      }
+    }
+    expectNoLeak(merged);
+  });
+});
+
+describe('latest only moves forward', () => {
+  it('patching an older line leaves latest on the newer release, and a newer release moves it', async () => {
+    const repo = uniqueRepo();
+    const one = (tag: string) =>
+      runAction({
+        event: events.tag(tag),
+        inputs: {
+          images: `${bed.reg1}/${repo}`,
+          registry: bed.reg1,
+          username: bed.reg1User,
+          password: bed.reg1Pass,
+          context: makeContext(),
+        },
+      });
+    const v200 = await one('v2.0.0');
+    expect(v200.code).toBe(0);
+    const v191 = await one('v1.9.1');
+    expect(v191.code).toBe(0);
+    expect((await reg1.manifest(repo, 'latest'))!.digest).toBe(v200.outputs.digest);
+    expect((await reg1.manifest(repo, '1.9.1'))!.digest).toBe(v191.outputs.digest);
+    expect((await reg1.manifest(repo, '1.9'))!.digest).toBe(v191.outputs.digest);
+    expect(v191.log).toMatch(
+      /::notice::Left .*:latest where it is: .*:2\.0\.0 is a newer release than 1\.9\.1/,
+    );
+    expect(v191.summary).toContain('Left where they are');
+    expect(v191.outputs.tags).not.toContain(':latest');
+    expect(JSON.parse(v191.outputs.digests)[`${bed.reg1}/${repo}:latest`]).toBeUndefined();
+
+    const v210 = await one('v2.1.0');
+    expect(v210.code).toBe(0);
+    expect((await reg1.manifest(repo, 'latest'))!.digest).toBe(v210.outputs.digest);
+  });
+});
