@@ -81,6 +81,7 @@ export async function login(
         const retryable = verdict.retryable || /401|unauthorized/i.test(err.stderr);
         throw Object.assign(explainLoginFailure(cred.registry, cred.username, err), {
           retryable,
+          reason: verdict.reason,
           retryAfterMs: verdict.retryAfterMs,
         });
       }

@@ -83,9 +83,10 @@ export async function publishLocalImage(
   try {
     digest = await dockerPush(docker, firstRef, first.registry, policy, log);
   } catch (err) {
+    // Nothing reached any registry: record every ref, and let assertAllPushed name them all.
     for (const t of targets)
       for (const tag of t.tags) report.failed.push({ ref: `${t.name}:${tag}`, error: messageOf(err) });
-    throw err;
+    return;
   }
   report.digests[firstRef] = digest;
   report.digest = digest;

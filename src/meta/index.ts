@@ -11,7 +11,6 @@ import { computeVersion, type ReleaseVersion, tagNamesOf } from './tags.js';
 
 export { contextFromEnv };
 export type { GitHubContext, Flavor, ImageName, TagRule, ReleaseVersion, MetaJson, MetaOutputs, Separators };
-export { latestMovesForward, releaseVersions, withoutLatest } from './forward.js';
 
 export interface MetaInputs {
   images: string;

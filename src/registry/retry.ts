@@ -103,9 +103,21 @@ export function classifyError(err: unknown): Classification {
     if (err.retryAfterMs !== undefined) c.retryAfterMs = err.retryAfterMs;
     return c;
   }
-  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const e = err as
+    | { code?: unknown; message?: unknown; retryable?: unknown; reason?: unknown; retryAfterMs?: unknown }
+    | undefined;
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const message = typeof e?.message === 'string' ? e.message : String(err);
+  // An error that says itself whether it is worth another try (the docker push / login
+  // wrappers' ActionableErrors, classified from docker's stderr) is taken at its word.
+  if (err instanceof Error && typeof e?.retryable === 'boolean') {
+    const c: Classification = {
+      retryable: e.retryable,
+      reason: typeof e.reason === 'string' && e.reason ? e.reason : message,
+    };
+    if (typeof e.retryAfterMs === 'number') c.retryAfterMs = e.retryAfterMs;
+    return c;
+  }
   if (code && RETRYABLE_ERRNO.has(code)) return { retryable: true, reason: code };
   if (/socket hang up|request timeout|timed out|ECONNRESET|EPIPE/i.test(message)) {
     return { retryable: true, reason: message };
