@@ -6,7 +6,7 @@
 // layer, built untimed) and a fresh repository, so no blob is already in a registry; the
 // contenders of a case alternate, each round starting with the next one.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -737,7 +737,7 @@ function table(report) {
     rows.push(
       `| 2. ${t.imageMiB} MiB, 1 registry × 1 tag | ${cell(t.action1.median)} | ${cell(t.cli1.median)} | ${x(ratio(t.action1.median, t.cli1.median))} | ${range(t.action1)}; ${range(t.cli1)} |`,
       `| 2. ${t.imageMiB} MiB, 1 registry × 8 tags | ${cell(t.action8.median)} | ${cell(t.cli8.median)} | ${x(ratio(t.action8.median, t.cli8.median))} | ${range(t.action8)}; ${range(t.cli8)} |`,
-      `| 2. each extra tag, (t8 − t1) / 7 | ${t.actionPerExtraTagMs ?? '–'} ms | ${t.cliPerExtraTagMs ?? '–'} ms | ${x(t.ratioPerExtraTag)} | from the medians above |`,
+      `| 2. each extra tag, (t8 − t1) / 7 | ${cell(t.actionPerExtraTagMs)} | ${cell(t.cliPerExtraTagMs)} | ${x(t.ratioPerExtraTag)} | from the medians above |`,
     );
     const d = t.perExtraTagSeenDirectly;
     rows.push(
@@ -763,6 +763,7 @@ function markdown(report) {
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; node ${m.node}; docker ${m.dockerClient} (daemon ${m.dockerServer}, ${m.dockerStorageDriver}); ${m.registry}.`,
     `Load average (1 min) at start / end: ${m.loadAvgAtStart[0]} / ${m.loadAvgAtEnd?.[0]}. Run took ${report.durationS} s.`,
     `Rounds: ${report.config.rounds} (case 1, 2), ${report.config.bigRounds} (case 3), ${report.config.coldRounds} (case 4); contenders alternate; medians of the successful runs.`,
+    `Bundle: ${report.bundle.path}, sha256 ${report.bundle.sha256.slice(0, 12)}…${report.bundle.changedDuringRun ? ' (it CHANGED during the run: the figures mix two bundles)' : ''}.`,
     '',
     table(report),
     '',
@@ -795,14 +796,17 @@ function slim(obj) {
   return JSON.parse(JSON.stringify(obj, (k, v) => (k === 'lines' || k === 'postLines' ? undefined : v)));
 }
 
+const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
 async function main() {
   if (!existsSync(DIST)) throw new Error(`${DIST} does not exist: run "npm run build" first`);
   const started = performance.now();
+  const bundleAtStart = sha256(DIST);
   const report = {
     date: new Date().toISOString(),
     machine: machine(),
     config: CONFIG,
-    bundle: path.relative(ROOT, DIST),
+    bundle: { path: path.relative(ROOT, DIST), bytes: statSync(DIST).size, sha256: bundleAtStart },
     cases: {},
     failures,
     findings: [],
@@ -820,6 +824,12 @@ async function main() {
   if (CONFIG.cases.includes('4')) report.cases.coldStart = await caseColdStart(CONFIG.coldRounds);
   report.findings = [...findings.values()];
   report.durationS = Math.round((performance.now() - started) / 1000);
+  if (existsSync(DIST) && sha256(DIST) !== bundleAtStart) {
+    report.bundle.changedDuringRun = true;
+    log(
+      `note: ${report.bundle.path} changed while the benchmark ran (rebuilt?): the figures mix two bundles`,
+    );
+  }
   report.machine.loadAvgAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
 
   mkdirSync(OUT_DIR, { recursive: true });

@@ -1,0 +1,548 @@
+/**
+ * Issue 5: the bundled action against a real registry behind a fault-injecting proxy, with
+ * bad inputs, with a wrong token, and eight runs at once on one daemon. On every path the
+ * token must be in no log, no process's argv and no file once the post step has run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/faultproxy.js';
+import {
+  RegistryProbe,
+  events,
+  filesContaining,
+  makeContext,
+  runAction,
+  secretForms,
+  testBed,
+  uniqueRepo,
+  visibleLog,
+  type Env,
+  type Result,
+} from './harness.js';
+
+let bed: Env;
+let reg1: RegistryProbe;
+let reg2: RegistryProbe;
+/** Every form of both registries' tokens: none may leak anywhere. */
+let allSecrets: string[];
+
+beforeAll(() => {
+  bed = testBed();
+  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
+  reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
+  allSecrets = [...secretForms(bed.reg1User, bed.reg1Pass), ...secretForms(bed.reg2User, bed.reg2Pass)];
+});
+
+const RETRY_LINE = /; retrying in \d+\.\ds \(attempt \d+\/\d+\)$/;
+
+function retryLines(r: Result): string[] {
+  return r.log.split('\n').filter((l) => RETRY_LINE.test(l.trimEnd()));
+}
+
+function errorLines(r: Result): string[] {
+  return r.log.split('\n').filter((l) => l.startsWith('::error'));
+}
+
+/** The token is nowhere a person or another process can read it, once the post step is done. */
+function expectNoLeak(r: Result, secrets: string[] = allSecrets): void {
+  for (const s of secrets) {
+    expect(visibleLog(r.log)).not.toContain(s);
+    expect(visibleLog(r.post.log)).not.toContain(s);
+    expect(r.summary).not.toContain(s);
+    expect(JSON.stringify(r.outputs)).not.toContain(s);
+  }
+  expect(r.argvHits).toEqual([]);
+  expect(filesContaining(r.home, secrets)).toEqual([]);
+  expect(filesContaining(r.runnerTemp, secrets)).toEqual([]);
+}
+
+/** Requests the proxy answered with one of `faults` (status 0 = a reset connection). */
+function served(proxy: FaultProxy, faults: Fault[]): { method: string; path: string; status: number }[] {
+  return proxy.requests.filter((q) =>
+    faults.some(
+      (f) =>
+        (!f.method || f.method === q.method) &&
+        f.path.test(q.path) &&
+        q.status === (f.action === 'reset' ? 0 : f.action.status),
+    ),
+  );
+}
+
+/** Requests that failed for any reason (injected or not): 0 = reset, 429, 5xx. */
+function failedRequests(proxy: FaultProxy): { method: string; path: string; status: number }[] {
+  return proxy.requests.filter((q) => q.status === 0 || q.status === 429 || q.status >= 500);
+}
+
+// ------------------------------------------------------------------------------------------------
+
+interface Scenario {
+  name: string;
+  /** Faults for the run; repoA is the first image (the daemon pushes it), repoB the second. */
+  faults: (repoA: string, repoB: string) => Fault[];
+  /** Push to a second repository too, so the action's own blob copy runs (mount POSTs). */
+  twoRepos?: boolean;
+  /** One pattern per retry line the action must print, in any order. */
+  retries: RegExp[];
+}
+
+const manifestPut = (tag: string) => new RegExp(`/manifests/${tag}$`);
+
+const scenarios: Scenario[] = [
+  {
+    name: 'two 503s on the manifest PUT of the daemon push',
+    faults: () => [{ method: 'PUT', path: /\/manifests\//, times: 2, action: { status: 503 } }],
+    retries: [/^push .*:one: .*503.*; retrying/, /^push .*:one: .*503.*; retrying/],
+  },
+  {
+    name: "two 503s on the action's own manifest PUTs of the other tags",
+    faults: () => [
+      { method: 'PUT', path: manifestPut('two'), times: 1, action: { status: 503 } },
+      { method: 'PUT', path: manifestPut('three'), times: 1, action: { status: 503 } },
+    ],
+    retries: [
+      /^PUT manifest .*:two on .*: 503 .*; retrying/,
+      /^PUT manifest .*:three on .*: 503 .*; retrying/,
+    ],
+  },
+  {
+    name: 'a 429 with Retry-After: 1 on the blob upload start (daemon and API client)',
+    twoRepos: true,
+    faults: (repoA, repoB) => [
+      // The daemon retries layer uploads by itself: no retry of ours, no line.
+      {
+        method: 'POST',
+        path: new RegExp(`^/v2/${repoA}/blobs/uploads/`),
+        times: 1,
+        action: { status: 429, headers: { 'Retry-After': '1' } },
+      },
+      // The action's copy to the second repository starts with a mount POST to uploads/.
+      {
+        method: 'POST',
+        path: new RegExp(`^/v2/${repoB}/blobs/uploads/`),
+        times: 1,
+        action: { status: 429, headers: { 'Retry-After': '1' } },
+      },
+    ],
+    retries: [/^POST blob mount .* 429 Too Many Requests; retrying in 1\.0s/],
+  },
+  {
+    name: 'a reset connection on the manifest PUT of the daemon push',
+    faults: () => [{ method: 'PUT', path: /\/manifests\//, times: 1, action: 'reset' }],
+    retries: [/^push .*:one: .*; retrying/],
+  },
+  {
+    name: "a reset connection on the action's own manifest PUT",
+    faults: () => [{ method: 'PUT', path: manifestPut('two'), times: 1, action: 'reset' }],
+    retries: [/^PUT manifest .*:two on .*: (ECONNRESET|EPIPE|socket hang up).*; retrying/],
+  },
+  {
+    name: 'a 502 on the login probe GET /v2/ (once)',
+    faults: () => [{ method: 'GET', path: /^\/v2\/$/, times: 1, action: { status: 502 } }],
+    retries: [/^check credentials .*: 502 Bad Gateway; retrying/],
+  },
+  {
+    name: 'a 502 on the login probe GET /v2/ (twice)',
+    faults: () => [{ method: 'GET', path: /^\/v2\/$/, times: 2, action: { status: 502 } }],
+    retries: [
+      /^check credentials .*: 502 Bad Gateway; retrying/,
+      /^check credentials .*: 502 Bad Gateway; retrying/,
+    ],
+  },
+];
+
+describe('transient registry faults (through the fault proxy)', () => {
+  it.each(scenarios)('survives $name; every tag lands, one retry line per retry', async (s) => {
+    const proxy = await startFaultProxy(bed.reg1);
+    try {
+      const repoA = uniqueRepo('rel');
+      const repoB = uniqueRepo('rel');
+      for (const f of s.faults(repoA, repoB)) proxy.addFault(f);
+      const tags = ['one', 'two', 'three'];
+      const images = [`${proxy.host}/${repoA}`, ...(s.twoRepos ? [`${proxy.host}/${repoB}`] : [])];
+      const r = await runAction({
+        event: events.branch('main'),
+        secrets: allSecrets,
+        inputs: {
+          images: images.join('\n'),
+          registry: proxy.host,
+          username: bed.reg1User,
+          password: bed.reg1Pass,
+          tags: tags.map((t) => `type=raw,value=${t}`).join('\n'),
+          flavor: 'latest=false',
+          context: makeContext(),
+        },
+      });
+      const faults = s.faults(repoA, repoB);
+      const want = faults.reduce((n, f) => n + f.times, 0);
+      if (r.code !== 0 || retryLines(r).length !== s.retries.length || failedRequests(proxy).length !== want)
+        console.log(`${s.name}:\n${r.log}\nfailed requests: ${JSON.stringify(failedRequests(proxy))}`);
+      expect(r.code).toBe(0);
+      expect(errorLines(r)).toEqual([]);
+
+      // Every fault was served, so every one of them was survived.
+      expect(served(proxy, faults)).toHaveLength(want);
+      // ...and nothing else failed, so every retry line below is for one of them.
+      expect(failedRequests(proxy)).toHaveLength(want);
+
+      // Read the real registry, not through the proxy.
+      expect(await reg1.tags(repoA)).toEqual([...tags].sort());
+      if (s.twoRepos) expect(await reg1.tags(repoB)).toEqual([...tags].sort());
+      const digest = r.outputs.digest;
+      expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+      for (const repo of s.twoRepos ? [repoA, repoB] : [repoA])
+        for (const t of tags) expect((await reg1.manifest(repo, t))?.digest).toBe(digest);
+      expect(r.outputs.pushed).toBe('true');
+      expect(Object.keys(JSON.parse(r.outputs.digests)).sort()).toEqual(
+        images.flatMap((i) => tags.map((t) => `${i}:${t}`)).sort(),
+      );
+
+      const lines = retryLines(r);
+      expect(lines).toHaveLength(s.retries.length);
+      const unmatched = [...lines];
+      for (const re of s.retries) {
+        const at = unmatched.findIndex((l) => re.test(l));
+        expect({ re: String(re), found: at >= 0, lines }).toMatchObject({ found: true });
+        unmatched.splice(at, 1);
+      }
+      expectNoLeak(r);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('a registry that keeps failing', () => {
+  it('503 on every manifest PUT: fails in under two minutes with one error naming the 503 and the refs not pushed', async () => {
+    const proxy = await startFaultProxy(bed.reg1);
+    try {
+      const repo = uniqueRepo('rel');
+      proxy.addFault({ method: 'PUT', path: /\/manifests\//, times: 10_000, action: { status: 503 } });
+      const image = `${proxy.host}/${repo}`;
+      const r = await runAction({
+        event: events.branch('main'),
+        secrets: allSecrets,
+        inputs: {
+          images: image,
+          registry: proxy.host,
+          username: bed.reg1User,
+          password: bed.reg1Pass,
+          tags: 'type=raw,value=one\ntype=raw,value=two',
+          flavor: 'latest=false',
+          context: makeContext(),
+        },
+      });
+      expect(r.code).toBe(1);
+      expect(r.ms).toBeLessThan(120_000);
+      const errors = errorLines(r);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/503/);
+      expect(errors[0]).toContain(`${image}:one`);
+      expect(errors[0]).toContain(`${image}:two`);
+      expect(errors[0]).toMatch(/Not pushed:/);
+      // Retries were spent (the defaults: 5 attempts), and not more.
+      expect(retryLines(r).length).toBeGreaterThanOrEqual(1);
+      expect(retryLines(r).length).toBeLessThanOrEqual(4);
+
+      expect(r.outputs.pushed).toBe('false');
+      expect(r.outputs.digests).toBe('{}');
+      expect(r.outputs.digest).toBe('');
+      expect(await reg1.tags(repo)).toEqual([]);
+      expectNoLeak(r);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a wrong token fails in a few seconds, with no retry', async () => {
+    const repo = uniqueRepo('rel');
+    const wrong = `wrong-token-${Date.now()}`;
+    const r = await runAction({
+      event: events.branch('main'),
+      secrets: [...allSecrets, wrong],
+      inputs: {
+        images: `${bed.reg1}/${repo}`,
+        registry: bed.reg1,
+        username: bed.reg1User,
+        password: wrong,
+        context: makeContext(),
+      },
+    });
+    expect(r.code).toBe(1);
+    expect(r.ms).toBeLessThan(5_000);
+    expect(r.log).not.toMatch(/retrying/);
+    const errors = errorLines(r);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/rejected the credentials/);
+    expect(await reg1.tags(repo)).toEqual([]);
+    expectNoLeak(r, [...allSecrets, ...secretForms(bed.reg1User, wrong)]);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+
+/** A `docker` that records its arguments; `passThrough` then runs the real one. */
+function fakeDocker(passThrough: boolean): { dir: string; marker: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-fakedocker-'));
+  const marker = path.join(dir, 'calls');
+  const real = (process.env.PATH ?? '')
+    .split(':')
+    .map((d) => path.join(d, 'docker'))
+    .find((p) => existsSync(p));
+  if (!real) throw new Error('no docker in PATH');
+  const script = [
+    '#!/bin/sh',
+    `printf '%s\\n' "$*" >> '${marker}'`,
+    passThrough ? `exec '${real}' "$@"` : `echo 'fake docker: not allowed in this test' >&2; exit 1`,
+    '',
+  ].join('\n');
+  writeFileSync(path.join(dir, 'docker'), script);
+  chmodSync(path.join(dir, 'docker'), 0o755);
+  return { dir, marker };
+}
+
+interface BadInput {
+  name: string;
+  /** The input the error must name. */
+  input: string;
+  inputs: (host: string, repo: string, ctx: string) => Record<string, string>;
+}
+
+// Not here: an upper-case name (`Acme/API`). Like docker/metadata-action, src/meta/images.ts
+// lower-cases image names, and __tests__/unit/meta/validation.test.ts asserts that
+// `GHCR.IO/Acme/App` is valid; whether it should be an input error is the maintainers' call.
+const badInputs: BadInput[] = [
+  {
+    name: 'an image name with a space',
+    input: 'images',
+    inputs: (host) => ({ images: `${host}/acme/my api` }),
+  },
+  {
+    name: 'an image name with a bad character',
+    input: 'images',
+    inputs: (host) => ({ images: `${host}/acme/ap!i` }),
+  },
+  {
+    name: 'an image name with an empty path component',
+    input: 'images',
+    inputs: (host) => ({ images: `${host}/acme//api` }),
+  },
+  {
+    name: 'an image name that is only a registry',
+    input: 'images',
+    inputs: (host) => ({ images: `${host}/` }),
+  },
+  {
+    name: 'a tag longer than 128 characters',
+    input: 'tags',
+    inputs: () => ({ tags: `type=raw,value=${'x'.repeat(129)}` }),
+  },
+  {
+    name: 'an invalid tag',
+    input: 'tags',
+    inputs: () => ({ tags: 'type=raw,value=-leading-dash' }),
+  },
+  { name: 'no images', input: 'images', inputs: () => ({ images: '' }) },
+  {
+    name: 'a password without a username',
+    input: 'username',
+    inputs: () => ({ username: '' }),
+  },
+  {
+    name: 'a username without a password',
+    input: 'password',
+    inputs: () => ({ password: '' }),
+  },
+  {
+    name: 'registry-auth together with username/password',
+    input: 'registry-auth',
+    inputs: (host) => ({
+      'registry-auth': `- registry: ${host}\n  username: ${bed.reg1User}\n  password: ${bed.reg1Pass}\n`,
+    }),
+  },
+  {
+    name: 'malformed registry-auth YAML',
+    input: 'registry-auth',
+    inputs: (host) => ({
+      username: '',
+      password: '',
+      'registry-auth': `- registry: ${host}\n  username: ${bed.reg1User}\n  password: "${bed.reg1Pass}\n - [oops: {\n`,
+    }),
+  },
+  {
+    name: 'a context that does not exist',
+    input: 'context',
+    inputs: () => ({ context: '/nonexistent/publish-image-context' }),
+  },
+  {
+    name: 'a context without a Dockerfile',
+    input: 'context',
+    inputs: () => ({ context: mkdtempSync(path.join(os.tmpdir(), 'publish-image-empty-')) }),
+  },
+  {
+    name: 'a Dockerfile that does not exist',
+    input: 'file',
+    inputs: (_host, _repo, ctx) => ({ file: path.join(ctx, 'Nope.Dockerfile') }),
+  },
+  { name: 'an unknown tag rule type', input: 'tags', inputs: () => ({ tags: 'type=foo,value=x' }) },
+  { name: 'a bad flavor', input: 'flavor', inputs: () => ({ flavor: 'latest=sometimes' }) },
+  { name: 'a non-boolean (pull: yes)', input: 'pull', inputs: () => ({ pull: 'yes' }) },
+  {
+    name: 'a non-number (retry-attempts: many)',
+    input: 'retry-attempts',
+    inputs: () => ({ 'retry-attempts': 'many' }),
+  },
+  { name: 'a bad push mode', input: 'push', inputs: () => ({ push: 'sometimes' }) },
+];
+
+describe('bad inputs', () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(bed.reg1);
+  });
+  afterAll(async () => {
+    await proxy.close();
+  });
+
+  const run = (inputs: Record<string, string>, pathDir: string) =>
+    runAction({
+      event: events.branch('main'),
+      secrets: allSecrets,
+      env: { PATH: `${pathDir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+      inputs,
+    });
+
+  const expectInputFailure = (r: Result, input: string) => {
+    expect(r.code).toBe(1);
+    expect(r.ms).toBeLessThan(10_000);
+    const errors = errorLines(r);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`Input "${input}"`);
+  };
+
+  it.each(badInputs)('$name fails at once naming "$input", before any docker or registry call', async (c) => {
+    proxy.requests.length = 0;
+    const repo = uniqueRepo('rel');
+    const ctx = makeContext();
+    const docker = fakeDocker(false);
+    const r = await run(
+      {
+        images: `${proxy.host}/${repo}`,
+        registry: proxy.host,
+        username: bed.reg1User,
+        password: bed.reg1Pass,
+        context: ctx,
+        tags: 'type=raw,value=one',
+        ...c.inputs(proxy.host, repo, ctx),
+      },
+      docker.dir,
+    );
+    expectInputFailure(r, c.input);
+    expect(existsSync(docker.marker) ? readFileSync(docker.marker, 'utf8') : '(no docker call)').toBe(
+      '(no docker call)',
+    );
+    expect(proxy.requests).toEqual([]);
+    expect(await reg1.tags(repo)).toEqual([]);
+    expectNoLeak(r);
+  });
+
+  it('source naming an image that is not in the daemon fails after one docker image inspect, and nothing else', async () => {
+    proxy.requests.length = 0;
+    const repo = uniqueRepo('rel');
+    const docker = fakeDocker(true);
+    const missing = `local/not-there-${Date.now()}:nope`;
+    const r = await run(
+      {
+        images: `${proxy.host}/${repo}`,
+        registry: proxy.host,
+        username: bed.reg1User,
+        password: bed.reg1Pass,
+        tags: 'type=raw,value=one',
+        source: missing,
+        context: '/nonexistent',
+      },
+      docker.dir,
+    );
+    expectInputFailure(r, 'source');
+    const calls = readFileSync(docker.marker, 'utf8').trim().split('\n');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatch(/^image inspect .*local\/not-there-/);
+    expect(proxy.requests).toEqual([]);
+    expect(await reg1.tags(repo)).toEqual([]);
+    expectNoLeak(r);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+
+describe('eight runs at once on one daemon', () => {
+  it('half to reg1 as alice, half to reg2 as bob: all succeed, each pushes only its own tags, no token crosses', async () => {
+    const tokens = {
+      reg1: secretForms(bed.reg1User, bed.reg1Pass),
+      reg2: secretForms(bed.reg2User, bed.reg2Pass),
+    };
+    const runs = Array.from({ length: 8 }, (_, i) => {
+      const onReg1 = i % 2 === 0;
+      return {
+        i,
+        host: onReg1 ? bed.reg1 : bed.reg2,
+        user: onReg1 ? bed.reg1User : bed.reg2User,
+        pass: onReg1 ? bed.reg1Pass : bed.reg2Pass,
+        probe: onReg1 ? reg1 : reg2,
+        otherProbe: onReg1 ? reg2 : reg1,
+        own: onReg1 ? tokens.reg1 : tokens.reg2,
+        other: onReg1 ? tokens.reg2 : tokens.reg1,
+        repo: uniqueRepo(`par${i}`),
+        tags: [`run${i}-a`, `run${i}-b`],
+        /** Files holding the other registry's token, seen during main or before post. */
+        crossed: [] as string[],
+        /** Files holding any token after main and before post (the action's own config). */
+        beforePost: [] as string[],
+      };
+    });
+    const results = await Promise.all(
+      runs.map((x) =>
+        runAction({
+          event: events.branch('main'),
+          secrets: allSecrets,
+          watchMs: 50,
+          watch: (phase, dirs) => {
+            for (const d of [dirs.home, dirs.runnerTemp]) {
+              x.crossed.push(...filesContaining(d, x.other).map((f) => `${phase}: ${f}`));
+              if (phase === 'before-post') x.beforePost.push(...filesContaining(d, x.own));
+            }
+          },
+          inputs: {
+            images: `${x.host}/${x.repo}`,
+            registry: x.host,
+            username: x.user,
+            password: x.pass,
+            tags: x.tags.map((t) => `type=raw,value=${t}`).join('\n'),
+            flavor: 'latest=false',
+            context: makeContext(2048),
+          },
+        }),
+      ),
+    );
+    for (const [k, r] of results.entries()) {
+      const x = runs[k];
+      if (r.code !== 0) console.log(`run ${k}:\n${r.log}`);
+      expect(r.code).toBe(0);
+      expect(await x.probe.tags(x.repo)).toEqual([...x.tags].sort());
+      expect(await x.otherProbe.tags(x.repo)).toEqual([]);
+      expect(Object.keys(JSON.parse(r.outputs.digests)).sort()).toEqual(
+        x.tags.map((t) => `${x.host}/${x.repo}:${t}`).sort(),
+      );
+      expect(r.log).toContain(`Logged in to ${x.host} as ${x.user}`);
+      for (const t of x.tags) expect((await x.probe.manifest(x.repo, t))?.digest).toBe(r.outputs.digest);
+      expect(x.crossed).toEqual([]);
+      // Before post the run's own token is in its own config under RUNNER_TEMP (so the watch
+      // does see the config), and never in HOME.
+      expect(x.beforePost.length).toBeGreaterThan(0);
+      for (const f of x.beforePost) expect(f.startsWith(r.runnerTemp)).toBe(true);
+      expect(r.post.log).toContain('Removed the registry credentials');
+      expectNoLeak(r);
+    }
+  });
+});
