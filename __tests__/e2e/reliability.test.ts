@@ -158,7 +158,8 @@ describe('transient registry faults (through the fault proxy)', () => {
     try {
       const repoA = uniqueRepo('rel');
       const repoB = uniqueRepo('rel');
-      for (const f of s.faults(repoA, repoB)) proxy.addFault(f);
+      const faults = s.faults(repoA, repoB);
+      for (const f of faults) proxy.addFault(f);
       const tags = ['one', 'two', 'three'];
       const images = [`${proxy.host}/${repoA}`, ...(s.twoRepos ? [`${proxy.host}/${repoB}`] : [])];
       const r = await runAction({
@@ -174,7 +175,6 @@ describe('transient registry faults (through the fault proxy)', () => {
           context: makeContext(),
         },
       });
-      const faults = s.faults(repoA, repoB);
       const want = faults.reduce((n, f) => n + f.times, 0);
       if (r.code !== 0 || retryLines(r).length !== s.retries.length || failedRequests(proxy).length !== want)
         console.log(`${s.name}:\n${r.log}\nfailed requests: ${JSON.stringify(failedRequests(proxy))}`);
@@ -183,8 +183,6 @@ describe('transient registry faults (through the fault proxy)', () => {
 
       // Every fault was served, so every one of them was survived.
       expect(served(proxy, faults)).toHaveLength(want);
-      // ...and nothing else failed, so every retry line below is for one of them.
-      expect(failedRequests(proxy)).toHaveLength(want);
 
       // Read the real registry, not through the proxy.
       expect(await reg1.tags(repoA)).toEqual([...tags].sort());
@@ -198,14 +196,20 @@ describe('transient registry faults (through the fault proxy)', () => {
         images.flatMap((i) => tags.map((t) => `${i}:${t}`)).sort(),
       );
 
+      // One retry line per retry: each injected fault the action retried has its own line...
       const lines = retryLines(r);
-      expect(lines).toHaveLength(s.retries.length);
       const unmatched = [...lines];
       for (const re of s.retries) {
         const at = unmatched.findIndex((l) => re.test(l));
         expect({ re: String(re), found: at >= 0, lines }).toMatchObject({ found: true });
         unmatched.splice(at, 1);
       }
+      // ...and there is no other line, unless the registry itself failed a request we did not
+      // inject, at most one line each. (distribution 2.8 now and then answers 500 "invalid
+      // checksum digest format" to a GET of a manifest while that manifest is being PUT under
+      // another tag, which the copy to the second repository does side by side with the tags.)
+      const genuine = failedRequests(proxy).filter((q) => !served(proxy, faults).includes(q));
+      expect(unmatched.slice(genuine.length)).toEqual([]);
       expectNoLeak(r);
     } finally {
       await proxy.close();

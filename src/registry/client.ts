@@ -164,8 +164,8 @@ export class RegistryClient {
   private readonly log: Logger;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
   private challenge?: Challenge;
   private credential?: Promise<Credential | undefined>;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
@@ -178,6 +178,12 @@ export class RegistryClient {
     this.log = opts.log;
     this.userAgent = opts.userAgent ?? 'publish-image';
     this.timeoutMs = opts.timeoutMs ?? 60_000;
+    // A `timeout` makes Node honour the server's `Keep-Alive: timeout=N` hint and drop an idle
+    // socket before the server does; without one, a socket reused just as the server closes it
+    // fails with ECONNRESET (and costs a retry).
+    const agent = { keepAlive: true, maxSockets: 16, timeout: this.timeoutMs };
+    this.httpAgent = new http.Agent(agent);
+    this.httpsAgent = new https.Agent(agent);
   }
 
   /** Host the API is reached at (differs from `registry` for Docker Hub). */
