@@ -18,7 +18,7 @@ fresh=$(mktemp -d)
 cp -r dist "$fresh/committed"
 npm run -s build >/dev/null
 if ! diff -r "$fresh/committed" dist >/dev/null; then
-  diff -r "$fresh/committed" dist | head -20 || true
+  diff -rq "$fresh/committed" dist || true
   rm -rf dist && cp -r "$fresh/committed" dist
   echo "dist/ differs from a fresh build of src/: run 'npm run build' and commit dist/" >&2
   exit 1

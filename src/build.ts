@@ -3,18 +3,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Docker, DockerError } from './docker.js';
 import { InputError } from './errors.js';
+import type { Inputs } from './inputs.js';
 import type { Logger } from './log.js';
 import { type Platform, parsePlatform, platformString } from './registry/oci.js';
 
-export interface BuildOptions {
-  context: string;
-  file: string;
-  buildArgs: string[];
-  target: string;
-  pull: boolean;
-  noCache: boolean;
-  cacheFrom: string[];
-  network: string;
+export interface BuildOptions extends Pick<
+  Inputs,
+  'context' | 'file' | 'buildArgs' | 'target' | 'pull' | 'noCache' | 'cacheFrom' | 'network'
+> {
   labels: Record<string, string>;
   /** Local tags to give the image (the refs it will be pushed as). */
   tags: string[];

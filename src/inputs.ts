@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from './errors.js';
+import type { MetaInputs } from './meta/index.js';
 
 export interface RegistryLogin {
   registry: string;
@@ -12,15 +13,8 @@ export interface RegistryLogin {
 
 export type PushMode = 'true' | 'false' | 'auto';
 
-export interface Inputs {
-  images: string;
-  tags: string;
-  flavor: string;
-  labels: string;
-  annotations: string;
-  sepTags: string;
-  sepLabels: string;
-  sepAnnotations: string;
+/** Every input, validated; the metadata ones exactly as the tag engine reads them. */
+export interface Inputs extends MetaInputs {
   /** Registries to log in to; empty means "use whatever docker is logged in to". */
   logins: RegistryLogin[];
   context: string;

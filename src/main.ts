@@ -58,18 +58,13 @@ export async function post(): Promise<void> {
 
 function targetsOf(meta: Meta): Target[] {
   return meta.images.map((name) => {
+    // meta has already checked the name (no tag or digest in it); this splits host and path.
     let parsed;
     try {
       parsed = parseImageName(name);
     } catch (err) {
       throw new InputError('images', name, messageOf(err));
     }
-    if (parsed.tag || parsed.digest)
-      throw new InputError(
-        'images',
-        name,
-        'must be a name without a tag or digest; tags come from the tags input',
-      );
     return { name, registry: parsed.registry, repository: parsed.repository, tags: [...meta.tagNames] };
   });
 }
@@ -99,13 +94,12 @@ async function publish(): Promise<void> {
       `no tag rule produced a tag for ${ctx.eventName} on ${ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
     );
 
-  const plan = targets.flatMap((t) =>
-    (byDigest ? ['@<digest>'] : t.tags.map((tag) => `:${tag}`)).map((suffix) => ({
-      ref: `${t.name}${suffix}`,
-      registry: t.registry,
-      login: loginFor(t.registry) ? `login as ${loginFor(t.registry)!.username}` : "docker's existing login",
-    })),
-  );
+  const plan = targets.flatMap((t) => {
+    const l = loginFor(t.registry);
+    const login = l ? `login as ${l.username}` : "docker's existing login";
+    const refs = byDigest ? [`${t.name}@<digest>`] : t.tags.map((tag) => `${t.name}:${tag}`);
+    return refs.map((ref) => ({ ref, registry: t.registry, login }));
+  });
   const summary: SummaryData = {
     version: meta.version,
     dryRun: inputs.dryRun,
@@ -185,7 +179,6 @@ async function publish(): Promise<void> {
         }
       }
       imageId = images.map((i) => i.id).join(',');
-      core.setOutput('imageid', imageId);
     }
     if (skipped) {
       core.notice(`Built but not pushed: ${skipped}.`);

@@ -3,12 +3,15 @@ import { messageOf } from './errors.js';
 import { explainFailure } from './explain.js';
 import type { Logger } from './log.js';
 import type { Report, Target } from './push.js';
-import type { RegistryClient } from './registry/client.js';
+import { readAll, type RegistryClient } from './registry/client.js';
 import { copyImage, isIndexMediaType, mapLimit } from './registry/copy.js';
 import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from './registry/oci.js';
 import { pushSavedImage } from './registry/upload.js';
 
 type Clients = (registry: string) => RegistryClient;
+
+/** Image configs are a few KB; anything near this is not one. */
+const CONFIG_LIMIT = 4 * 1024 * 1024;
 
 /** What to PUT under the tags: one image manifest, or an index over several. */
 interface Root {
@@ -108,7 +111,7 @@ export async function mergeDigests(
       for (const child of parsed.manifests ?? []) entries.push(child as IndexEntry);
       continue;
     }
-    const config = await readAll(await client.getBlob(home.repository, parsed.config.digest));
+    const config = await readAll(await client.getBlob(home.repository, parsed.config.digest), CONFIG_LIMIT);
     const platform = platformOfConfig(config);
     report.platforms[platformString(platform)] = digest;
     entries.push({ digest, size: m.body.length, mediaType: m.mediaType, platform });
@@ -128,10 +131,4 @@ export async function mergeDigests(
     }
   });
   await putEverywhere(index, targets, clients, false, report);
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
 }

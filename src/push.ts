@@ -116,7 +116,7 @@ export async function publishLocalImage(
     mapLimit(others, PARALLEL_REGISTRIES, async (t) => {
       try {
         const got = await copyImage({
-          from: { client: source, repo: first.repository, ref: digest },
+          from: { client: source, repo: first.repository, ref: digest, manifest },
           to: { client: clients(t.registry), repo: t.repository },
           tags: t.tags,
           log,

@@ -16,6 +16,7 @@ import {
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { expect } from '@jest/globals';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const DIST = path.join(ROOT, 'dist/index.js');
@@ -262,6 +263,19 @@ export function visibleLog(log: string): string {
     .split('\n')
     .filter((l) => !l.startsWith('::add-mask::'))
     .join('\n');
+}
+
+/** The secrets are nowhere a person or another process can read them, once the post step is done. */
+export function expectNoLeak(r: Result, secrets: string[]): void {
+  for (const s of secrets) {
+    expect(visibleLog(r.log)).not.toContain(s);
+    expect(visibleLog(r.post.log)).not.toContain(s);
+    expect(r.summary).not.toContain(s);
+    expect(JSON.stringify(r.outputs)).not.toContain(s);
+  }
+  expect(r.argvHits).toEqual([]);
+  expect(filesContaining(r.home, secrets)).toEqual([]);
+  expect(filesContaining(r.runnerTemp, secrets)).toEqual([]);
 }
 
 /** Files below `dir` whose content contains any of the secrets. */

@@ -136,7 +136,8 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function readAll(res: Readable, limit: number): Promise<Buffer> {
+/** A whole (small) body, refusing one larger than `limit` bytes. */
+export async function readAll(res: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res) {

@@ -81,7 +81,8 @@ export async function copyBlob(
 }
 
 export interface CopyImageOptions {
-  from: { client: RegistryClient; repo: string; ref: string };
+  /** `manifest`: the source manifest when the caller already fetched it (saves a GET). */
+  from: { client: RegistryClient; repo: string; ref: string; manifest?: Manifest };
   to: { client: RegistryClient; repo: string };
   /** Tags to PUT on the target; empty: the manifest is stored by digest only. */
   tags: string[];
@@ -98,7 +99,7 @@ export async function copyImage(opts: CopyImageOptions): Promise<Record<string, 
   const { from, to, tags, log } = opts;
   const src = refString(from.repo, from.ref);
   const dst = `${to.client.registry}/${to.repo}`;
-  const root = await from.client.getManifest(from.repo, from.ref);
+  const root = from.manifest ?? (await from.client.getManifest(from.repo, from.ref));
   const children: Manifest[] = [];
   if (isIndexMediaType(root.mediaType)) {
     const parsed = JSON.parse(root.body.toString('utf8')) as ImageManifestJson;
