@@ -81,6 +81,12 @@ async function publish(): Promise<void> {
   const inputs = getInputs(noSecrets !== undefined);
   const meta = computeMeta(inputs, ctx, metaOptionsFromEnv(env));
   for (const w of meta.warnings) core.warning(w);
+  // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
+  // for owners with capitals), but say so: the pushed name differs from the one written.
+  if (/[A-Z]/.test(inputs.images))
+    core.warning(
+      `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
+    );
   const targets = targetsOf(meta);
   const byDigest = inputs.pushByDigest;
   const loginFor = (registry: string) => inputs.logins.find((l) => l.registry === registry);

@@ -95,6 +95,19 @@ describe('dry run: the plan and every metadata output, with no docker and no net
     expect(r.summary).toContain('(dry run)');
   });
 
+  it('lower-cases image names as metadata-action does, and warns that it did', async () => {
+    const trap = trapDocker();
+    const r = await runAction({
+      event: events.tag('v2.0.0'),
+      env: trap.env,
+      inputs: { images: '127.0.0.1:9/Acme/API', 'dry-run': 'true', tags: 'type=raw,value=x' },
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs.tags).toBe('127.0.0.1:9/acme/api:x');
+    expect(r.log).toMatch(/::warning::Input "images" has upper-case letters.*127\.0\.0\.1:9\/acme\/api/);
+    expect(existsSync(trap.marker)).toBe(false);
+  });
+
   it('works without images: bare tags', async () => {
     const trap = trapDocker();
     const r = await runAction({ event: events.tag('v2.0.0'), env: trap.env, inputs: { 'dry-run': 'true' } });
