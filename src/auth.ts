@@ -1,12 +1,11 @@
-import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Docker, DockerError } from './docker.js';
 import type { RegistryLogin } from './inputs.js';
 import type { Logger } from './log.js';
-import { RegistryClient } from './registry/client.js';
-import { staticCredentials } from './registry/credentials.js';
+import type { RegistryClient } from './registry/client.js';
 import { type RetryPolicy, isRetryableDockerError, withRetry } from './registry/retry.js';
 import { explainLoginFailure } from './explain.js';
 
@@ -45,28 +44,29 @@ export function userDockerConfigDir(): string {
 }
 
 /**
- * Logs in with the token on stdin. Our own check of the credentials comes first: docker
- * reports a 5xx on the registry's /v2/ probe as "401 Unauthorized", exactly like a wrong token,
- * so only our check can tell a flaky registry (retry) from bad credentials (fail at once).
+ * Proves the credentials before anything is pushed. docker reports a 5xx on the registry's
+ * /v2/ probe as "401 Unauthorized", exactly like a wrong token, so only our own check can tell
+ * a flaky registry (retry) from bad credentials (fail at once).
  */
-export async function login(
-  docker: Docker,
+export async function checkLogin(
+  client: RegistryClient,
   cred: RegistryLogin,
   repository: string | undefined,
-  policy: RetryPolicy,
-  log: Logger,
 ): Promise<void> {
-  const client = new RegistryClient({
-    registry: cred.registry,
-    credentials: staticCredentials({ [cred.registry]: { username: cred.username, password: cred.password } }),
-    policy,
-    log,
-  });
   try {
     await client.checkCredentials(repository ?? '');
   } catch (err) {
     throw explainLoginFailure(cred.registry, cred.username, err);
   }
+}
+
+/** `docker login` with the token on stdin, for docker's own pulls and pushes and later steps. */
+export async function dockerLogin(
+  docker: Docker,
+  cred: RegistryLogin,
+  policy: RetryPolicy,
+  log: Logger,
+): Promise<void> {
   await withRetry(
     `docker login ${cred.registry}`,
     async () => {
@@ -92,9 +92,4 @@ export async function login(
   // docker writes config.json itself; make sure it is private whatever its umask.
   if (docker.configDir) await chmod(path.join(docker.configDir, 'config.json'), 0o600).catch(() => undefined);
   log.info(`Logged in to ${cred.registry} as ${cred.username}`);
-}
-
-/** The post step: the whole directory goes, tokens with it. */
-export async function removeConfigDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
 }

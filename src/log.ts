@@ -1,4 +1,4 @@
-/** What pure modules need from a logger; main wires it to @actions/core, tests to arrays. */
+/** What pure modules need from a logger; main wires it to the runner's log commands, tests to arrays. */
 export interface Logger {
   debug(message: string): void;
   info(message: string): void;

@@ -1,17 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { SHA, events, makeContext, repositoryRecord, runAction, type Event } from './harness.js';
+import { existsSync } from 'node:fs';
+import { SHA, events, fakeDocker, makeContext, repositoryRecord, runAction, type Event } from './harness.js';
 
-/** A `docker` first in PATH that only records that it was called. */
+/** A `docker` first in PATH that only records that it was called, and no daemon. */
 function trapDocker(): { env: Record<string, string>; marker: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-docker-'));
-  const marker = path.join(dir, 'called');
-  writeFileSync(path.join(dir, 'docker'), `#!/bin/sh\necho "$@" >> ${marker}\nexit 1\n`);
-  chmodSync(path.join(dir, 'docker'), 0o755);
+  const docker = fakeDocker();
   // Port 9 on loopback has no listener: any registry request would fail the run.
-  return { env: { PATH: `${dir}:${process.env.PATH}`, DOCKER_HOST: 'unix:///nonexistent.sock' }, marker };
+  return {
+    env: { PATH: `${docker.dir}:${process.env.PATH}`, DOCKER_HOST: 'unix:///nonexistent.sock' },
+    marker: docker.marker,
+  };
 }
 
 const image = '127.0.0.1:9/acme/api';

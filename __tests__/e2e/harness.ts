@@ -5,18 +5,18 @@
  */
 import { spawn } from 'node:child_process';
 import {
+  chmodSync,
+  existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   statSync,
   writeFileSync,
-  existsSync,
 } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { expect } from '@jest/globals';
+import { tempDir } from '../helpers/tmp.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const DIST = path.join(ROOT, 'dist/index.js');
@@ -190,7 +190,7 @@ export interface RunDirs {
 }
 
 export async function runAction(o: RunOptions): Promise<Result> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-run-'));
+  const dir = tempDir('publish-image-run');
   const home = path.join(dir, 'home');
   const runnerTemp = path.join(dir, 'runner-temp');
   const workspace = path.join(dir, 'workspace');
@@ -305,7 +305,7 @@ export function secretForms(user: string, pass: string): string[] {
 
 /** A fresh build context: FROM scratch + COPY of unique bytes, so every image is new. */
 export function makeContext(sizeBytes = 1024, dockerfile?: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-ctx-'));
+  const dir = tempDir('publish-image-ctx');
   writeFileSync(path.join(dir, 'payload.bin'), randomBytes(sizeBytes));
   writeFileSync(path.join(dir, 'Dockerfile'), dockerfile ?? 'FROM scratch\nCOPY payload.bin /payload.bin\n');
   return dir;
@@ -370,4 +370,46 @@ export class RegistryProbe {
     if (!m) throw new Error(`no manifest ${repo}:${ref}`);
     return this.blobJson(repo, m.body.config.digest);
   }
+}
+
+export interface FakeDocker {
+  /** Put first in PATH. */
+  dir: string;
+  /** One line per call: its arguments. Absent when docker was never called. */
+  marker: string;
+  /** Every call `docker` got, in order. */
+  calls(): string[];
+}
+
+/**
+ * A `docker` that records its arguments, then refuses the call (the default), or runs the real
+ * one (`passThrough`). With `onlyPushTo`, a push to any other registry fails the way a daemon
+ * that cannot reach it does.
+ */
+export function fakeDocker(o: { passThrough?: boolean; onlyPushTo?: string } = {}): FakeDocker {
+  const dir = tempDir('publish-image-fakedocker');
+  const marker = path.join(dir, 'calls');
+  const real = (process.env.PATH ?? '')
+    .split(':')
+    .map((d) => path.join(d, 'docker'))
+    .find((p) => existsSync(p));
+  if (o.passThrough && !real) throw new Error('no docker in PATH');
+  const lines = ['#!/bin/sh', `printf '%s\\n' "$*" >> '${marker}'`];
+  if (o.onlyPushTo)
+    lines.push(
+      'case "$*" in',
+      `  "push ${o.onlyPushTo}/"*) ;;`,
+      '  "push "*) host=${2%%/*}; echo "Get \\"http://$host/v2/\\": dial tcp $host: connect: connection refused" >&2; exit 1 ;;',
+      'esac',
+    );
+  lines.push(
+    o.passThrough ? `exec '${real}' "$@"` : `echo 'fake docker: not allowed in this test' >&2; exit 1`,
+  );
+  writeFileSync(path.join(dir, 'docker'), lines.join('\n') + '\n');
+  chmodSync(path.join(dir, 'docker'), 0o755);
+  return {
+    dir,
+    marker,
+    calls: () => (existsSync(marker) ? readFileSync(marker, 'utf8').trim().split('\n') : []),
+  };
 }

@@ -4,12 +4,12 @@
  * token must be in no log, no process's argv and no file once the post step has run.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { tempDir } from '../helpers/tmp.js';
 import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/faultproxy.js';
 import {
   expectNoLeak,
+  fakeDocker,
   RegistryProbe,
   events,
   filesContaining,
@@ -52,7 +52,7 @@ function served(proxy: FaultProxy, faults: Fault[]): { method: string; path: str
       (f) =>
         (!f.method || f.method === q.method) &&
         f.path.test(q.path) &&
-        q.status === (f.action === 'reset' ? 0 : f.action.status),
+        q.status === (f.action === 'reset' || 'resetAfterBytes' in f.action ? 0 : f.action.status),
     ),
   );
 }
@@ -72,18 +72,20 @@ interface Scenario {
   twoRepos?: boolean;
   /** One pattern per retry line the action must print, in any order. */
   retries: RegExp[];
+  /** Blobs whose stream broke and that were sent again from the relay's spool file. */
+  resent?: number;
 }
 
 const manifestPut = (tag: string) => new RegExp(`/manifests/${tag}$`);
 
 const scenarios: Scenario[] = [
   {
-    name: 'two 503s on the manifest PUT of the daemon push',
+    name: 'two 503s on the first manifest PUTs',
     faults: () => [{ method: 'PUT', path: /\/manifests\//, times: 2, action: { status: 503 } }],
-    retries: [/^push .*:one: .*503.*; retrying/, /^push .*:one: .*503.*; retrying/],
+    retries: [/^PUT manifest .*: 503 .*; retrying/, /^PUT manifest .*: 503 .*; retrying/],
   },
   {
-    name: "two 503s on the action's own manifest PUTs of the other tags",
+    name: 'two 503s on the manifest PUTs of two given tags',
     faults: () => [
       { method: 'PUT', path: manifestPut('two'), times: 1, action: { status: 503 } },
       { method: 'PUT', path: manifestPut('three'), times: 1, action: { status: 503 } },
@@ -94,17 +96,17 @@ const scenarios: Scenario[] = [
     ],
   },
   {
-    name: 'a 429 with Retry-After: 1 on the blob upload start (daemon and API client)',
+    name: 'a 429 with Retry-After: 1 on the blob upload start and on the cross-repository mount',
     twoRepos: true,
     faults: (repoA, repoB) => [
-      // The daemon retries layer uploads by itself: no retry of ours, no line.
+      // The relay streams to the first repository: its upload starts with a POST to uploads/.
       {
         method: 'POST',
         path: new RegExp(`^/v2/${repoA}/blobs/uploads/`),
         times: 1,
         action: { status: 429, headers: { 'Retry-After': '1' } },
       },
-      // The action's copy to the second repository starts with a mount POST to uploads/.
+      // The second repository on the same registry mounts the blob from the first.
       {
         method: 'POST',
         path: new RegExp(`^/v2/${repoB}/blobs/uploads/`),
@@ -112,15 +114,31 @@ const scenarios: Scenario[] = [
         action: { status: 429, headers: { 'Retry-After': '1' } },
       },
     ],
-    retries: [/^POST blob mount .* 429 Too Many Requests; retrying in 1\.0s/],
+    retries: [
+      /^POST blob upload .* 429 Too Many Requests; retrying in 1\.0s/,
+      /^POST blob mount .* 429 Too Many Requests; retrying in 1\.0s/,
+    ],
   },
   {
-    name: 'a reset connection on the manifest PUT of the daemon push',
+    name: 'a reset connection in the middle of a layer upload, sent again from the spool',
+    faults: (repoA) => [
+      {
+        method: 'PATCH',
+        path: new RegExp(`^/v2/${repoA}/blobs/uploads/`),
+        times: 1,
+        action: { resetAfterBytes: 4096 },
+      },
+    ],
+    retries: [],
+    resent: 1,
+  },
+  {
+    name: 'a reset connection on the first manifest PUT',
     faults: () => [{ method: 'PUT', path: /\/manifests\//, times: 1, action: 'reset' }],
-    retries: [/^push .*:one: .*; retrying/],
+    retries: [/^PUT manifest .*: (ECONNRESET|EPIPE|socket hang up).*; retrying/],
   },
   {
-    name: "a reset connection on the action's own manifest PUT",
+    name: 'a reset connection on the manifest PUT of a given tag',
     faults: () => [{ method: 'PUT', path: manifestPut('two'), times: 1, action: 'reset' }],
     retries: [/^PUT manifest .*:two on .*: (ECONNRESET|EPIPE|socket hang up).*; retrying/],
   },
@@ -191,6 +209,9 @@ describe('transient registry faults (through the fault proxy)', () => {
         expect({ re: String(re), found: at >= 0, lines }).toMatchObject({ found: true });
         unmatched.splice(at, 1);
       }
+      expect(r.log.split('\n').filter((l) => / failed \(.*\); sending it again$/.test(l))).toHaveLength(
+        s.resent ?? 0,
+      );
       // ...and there is no other line, unless the registry itself failed a request we did not
       // inject, at most one line each. (distribution 2.8 now and then answers 500 "invalid
       // checksum digest format" to a GET of a manifest while that manifest is being PUT under
@@ -232,9 +253,9 @@ describe('a registry that keeps failing', () => {
       expect(errors[0]).toContain(`${image}:one`);
       expect(errors[0]).toContain(`${image}:two`);
       expect(errors[0]).toMatch(/Not pushed:/);
-      // Retries were spent (the defaults: 5 attempts), and not more.
-      expect(retryLines(r).length).toBeGreaterThanOrEqual(1);
-      expect(retryLines(r).length).toBeLessThanOrEqual(4);
+      // Retries were spent (the defaults: 5 attempts, so at most 4 retries per tag), and not more.
+      expect(retryLines(r).length).toBeGreaterThanOrEqual(2);
+      expect(retryLines(r).length).toBeLessThanOrEqual(2 * 4);
 
       expect(r.outputs.pushed).toBe('false');
       expect(r.outputs.digests).toBe('{}');
@@ -272,26 +293,6 @@ describe('a registry that keeps failing', () => {
 });
 
 // ------------------------------------------------------------------------------------------------
-
-/** A `docker` that records its arguments; `passThrough` then runs the real one. */
-function fakeDocker(passThrough: boolean): { dir: string; marker: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-fakedocker-'));
-  const marker = path.join(dir, 'calls');
-  const real = (process.env.PATH ?? '')
-    .split(':')
-    .map((d) => path.join(d, 'docker'))
-    .find((p) => existsSync(p));
-  if (!real) throw new Error('no docker in PATH');
-  const script = [
-    '#!/bin/sh',
-    `printf '%s\\n' "$*" >> '${marker}'`,
-    passThrough ? `exec '${real}' "$@"` : `echo 'fake docker: not allowed in this test' >&2; exit 1`,
-    '',
-  ].join('\n');
-  writeFileSync(path.join(dir, 'docker'), script);
-  chmodSync(path.join(dir, 'docker'), 0o755);
-  return { dir, marker };
-}
 
 interface BadInput {
   name: string;
@@ -369,7 +370,7 @@ const badInputs: BadInput[] = [
   {
     name: 'a context without a Dockerfile',
     input: 'context',
-    inputs: () => ({ context: mkdtempSync(path.join(os.tmpdir(), 'publish-image-empty-')) }),
+    inputs: () => ({ context: tempDir('publish-image-empty') }),
   },
   {
     name: 'a Dockerfile that does not exist',
@@ -416,7 +417,7 @@ describe('bad inputs', () => {
     proxy.requests.length = 0;
     const repo = uniqueRepo('rel');
     const ctx = makeContext();
-    const docker = fakeDocker(false);
+    const docker = fakeDocker();
     const r = await run(
       {
         images: `${proxy.host}/${repo}`,
@@ -430,18 +431,16 @@ describe('bad inputs', () => {
       docker.dir,
     );
     expectInputFailure(r, c.input);
-    expect(existsSync(docker.marker) ? readFileSync(docker.marker, 'utf8') : '(no docker call)').toBe(
-      '(no docker call)',
-    );
+    expect(docker.calls()).toEqual([]);
     expect(proxy.requests).toEqual([]);
     expect(await reg1.tags(repo)).toEqual([]);
     expectNoLeak(r, allSecrets);
   });
 
-  it('source naming an image that is not in the daemon fails after one docker image inspect, and nothing else', async () => {
+  it('source naming an image that is not in the daemon fails on its first docker call, and nothing else', async () => {
     proxy.requests.length = 0;
     const repo = uniqueRepo('rel');
-    const docker = fakeDocker(true);
+    const docker = fakeDocker({ passThrough: true });
     const missing = `local/not-there-${Date.now()}:nope`;
     const r = await run(
       {
@@ -456,9 +455,10 @@ describe('bad inputs', () => {
       docker.dir,
     );
     expectInputFailure(r, 'source');
-    const calls = readFileSync(docker.marker, 'utf8').trim().split('\n');
+    const calls = docker.calls();
     expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatch(/^image inspect .*local\/not-there-/);
+    // The image is tagged for the push relay at once: that tag is also the existence check.
+    expect(calls[0]).toMatch(/^(image inspect|tag) .*local\/not-there-/);
     expect(proxy.requests).toEqual([]);
     expect(await reg1.tags(repo)).toEqual([]);
     expectNoLeak(r, allSecrets);

@@ -6,7 +6,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type FaultAction = { status: number; headers?: Record<string, string>; body?: string } | 'reset';
+export type FaultAction =
+  | { status: number; headers?: Record<string, string>; body?: string }
+  | 'reset'
+  /** Passes the request on, then resets the connection once this many body bytes went through. */
+  | { resetAfterBytes: number };
 
 export interface Fault {
   method?: string;
@@ -20,6 +24,8 @@ export interface Fault {
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The client's User-Agent: the docker daemon's starts with `docker/`. */
+  agent: string;
   /** Status sent to the client; 0 for a reset. */
   status: number;
 }
@@ -47,18 +53,39 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
+    const userAgent = req.headers['user-agent'] ?? '';
     const fault = faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path));
     if (fault) {
       fault.times--;
       const action = fault.action;
+      if (typeof action === 'object' && 'resetAfterBytes' in action) {
+        requests.push({ method, path, agent: userAgent, status: 0 });
+        const upstream = http.request({
+          host: target.split(':')[0],
+          port: Number(target.split(':')[1] ?? 80),
+          method,
+          path,
+          headers: { ...req.headers, host: target },
+        });
+        upstream.on('error', () => undefined);
+        let seen = 0;
+        req.on('data', (c: Buffer) => {
+          seen += c.length;
+          if (seen <= action.resetAfterBytes) return void upstream.write(c);
+          upstream.destroy();
+          if (typeof req.socket.resetAndDestroy === 'function') req.socket.resetAndDestroy();
+          else req.socket.destroy();
+        });
+        return;
+      }
       if (action === 'reset') {
-        requests.push({ method, path, status: 0 });
+        requests.push({ method, path, agent: userAgent, status: 0 });
         // RST rather than FIN where Node supports it, so the client sees ECONNRESET.
         if (typeof req.socket.resetAndDestroy === 'function') req.socket.resetAndDestroy();
         else req.socket.destroy();
         return;
       }
-      requests.push({ method, path, status: action.status });
+      requests.push({ method, path, agent: userAgent, status: action.status });
       // Read the whole request body first, so the client is not writing into a closed socket.
       req.resume();
       req.on('end', () => {
@@ -77,7 +104,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const upstream = http.request(
       { host: target.split(':')[0], port: Number(target.split(':')[1] ?? 80), method, path, headers, agent },
       (up) => {
-        requests.push({ method, path, status: up.statusCode ?? 0 });
+        requests.push({ method, path, agent: userAgent, status: up.statusCode ?? 0 });
         const out = { ...up.headers };
         if (typeof out.location === 'string') out.location = rewrite(out.location);
         res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
@@ -87,7 +114,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     );
     upstream.on('error', () => {
       if (!res.headersSent) {
-        requests.push({ method, path, status: 502 });
+        requests.push({ method, path, agent: userAgent, status: 502 });
         res.writeHead(502).end();
       } else res.destroy();
     });

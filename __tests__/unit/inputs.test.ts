@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { getInputs } from '../../src/inputs.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const ctx = mkdtempSync(path.join(os.tmpdir(), 'inputs-'));
+const ctx = tempDir('inputs');
 writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
 
 function setInputs(inputs: Record<string, string>): void {

@@ -367,6 +367,11 @@ export class RegistryClient {
   }
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {
+    return (await this.statBlob(repo, digest)) !== undefined;
+  }
+
+  /** The blob's size when the repository has it, else undefined. */
+  async statBlob(repo: string, digest: string): Promise<number | undefined> {
     const what = `HEAD blob ${refString(repo, digest)}`;
     return this.retry(what, async () => {
       const res = await this.send({
@@ -379,7 +384,9 @@ export class RegistryClient {
         followRedirects: true,
       });
       drain(res);
-      return res.statusCode === 200;
+      if (res.statusCode !== 200) return undefined;
+      const size = Number(headerValue(res.headers, 'content-length'));
+      return Number.isSafeInteger(size) && size >= 0 ? size : 0;
     });
   }
 
@@ -428,28 +435,7 @@ export class RegistryClient {
   async uploadBlob(repo: string, digest: string, size: number, open: OpenStream): Promise<void> {
     const ref = refString(repo, digest);
     await this.retry(`upload blob ${ref}`, async () => {
-      const start = await this.send({
-        method: 'POST',
-        url: `/v2/${repo}/blobs/uploads/`,
-        what: `POST blob upload ${repo}`,
-        ref,
-        headers: { 'Content-Length': '0' },
-        access: { repo, push: true },
-        ok: [202],
-      });
-      drain(start);
-      const location = headerValue(start.headers, 'location');
-      if (!location) {
-        throw new RegistryError(
-          `registry ${this.registry}: POST blob upload ${repo} answered without a Location`,
-          {
-            registry: this.registry,
-            ref,
-            retryable: false,
-          },
-        );
-      }
-      const url = new URL(location, this.baseUrl + '/');
+      const url = await this.startUpload(repo, ref);
       url.searchParams.set('digest', digest);
       const res = await this.send({
         method: 'PUT',
@@ -463,6 +449,68 @@ export class RegistryClient {
       });
       drain(res);
     });
+  }
+
+  /**
+   * Streams `body`, whose length is not known up front, the way docker does: POST uploads/,
+   * one chunked PATCH, then PUT `?digest=` once `digest` resolves (the caller hashes what it
+   * feeds in). A stream cannot be replayed, so only the POST and the closing PUT are retried;
+   * callers keep a copy to retry the whole upload.
+   */
+  async uploadStream(repo: string, body: Readable, digest: Promise<string>): Promise<void> {
+    const ref = `${repo} (streamed blob)`;
+    const location = await this.retry(`POST blob upload ${repo}`, () => this.startUpload(repo, ref));
+    const patched = await this.send({
+      method: 'PATCH',
+      url: location,
+      what: `PATCH blob ${ref}`,
+      ref,
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: () => body,
+      access: { repo, push: true },
+      ok: [202, 204],
+    });
+    drain(patched);
+    const d = await digest;
+    const next = new URL(headerValue(patched.headers, 'location') ?? location.href, this.baseUrl + '/');
+    next.searchParams.set('digest', d);
+    await this.retry(`PUT blob ${refString(repo, d)}`, async () => {
+      const res = await this.send({
+        method: 'PUT',
+        url: next,
+        what: `PUT blob ${refString(repo, d)}`,
+        ref: refString(repo, d),
+        headers: { 'Content-Length': '0' },
+        access: { repo, push: true },
+        ok: [201, 204],
+      });
+      drain(res);
+    });
+  }
+
+  private async startUpload(repo: string, ref: string): Promise<URL> {
+    const start = await this.send({
+      method: 'POST',
+      url: `/v2/${repo}/blobs/uploads/`,
+      what: `POST blob upload ${repo}`,
+      ref,
+      headers: { 'Content-Length': '0' },
+      access: { repo, push: true },
+      ok: [202],
+    });
+    drain(start);
+    const location = headerValue(start.headers, 'location');
+    if (!location) {
+      throw new RegistryError(
+        `registry ${this.registry}: POST blob upload ${repo} answered without a Location`,
+        {
+          registry: this.registry,
+          ref,
+          retryable: false,
+        },
+      );
+    }
+    return new URL(location, this.baseUrl + '/');
   }
 
   /** Best-effort DELETE of an upload session we do not need. */

@@ -1,0 +1,196 @@
+/**
+ * Issue 7: the daemon pushes once, to the action's relay on 127.0.0.1, which streams each blob
+ * to every registry side by side. Fault proxies in front of both registries record who sent
+ * what, so the tests can tell the daemon's requests from the action's.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { startFaultProxy, type FaultProxy, type RecordedRequest } from '../helpers/faultproxy.js';
+import {
+  expectNoLeak,
+  fakeDocker,
+  RegistryProbe,
+  events,
+  makeContext,
+  runAction,
+  secretForms,
+  testBed,
+  uniqueRepo,
+  type Env,
+} from './harness.js';
+
+let bed: Env;
+let reg1: RegistryProbe;
+let reg2: RegistryProbe;
+let p1: FaultProxy;
+let p2: FaultProxy;
+let secrets: string[];
+
+beforeAll(async () => {
+  bed = testBed();
+  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
+  reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
+  p1 = await startFaultProxy(bed.reg1);
+  p2 = await startFaultProxy(bed.reg2);
+  secrets = [...secretForms(bed.reg1User, bed.reg1Pass), ...secretForms(bed.reg2User, bed.reg2Pass)];
+});
+
+afterAll(async () => {
+  await p1?.close();
+  await p2?.close();
+});
+
+beforeEach(() => {
+  p1.requests.length = 0;
+  p2.requests.length = 0;
+});
+
+const registryAuth = () =>
+  [
+    `- registry: ${p1.host}`,
+    `  username: ${bed.reg1User}`,
+    `  password: ${bed.reg1Pass}`,
+    `- registry: ${p2.host}`,
+    `  username: ${bed.reg2User}`,
+    `  password: ${bed.reg2Pass}`,
+  ].join('\n');
+
+/** Requests to `repo` whose method and the rest of the path match. */
+const to = (proxy: FaultProxy, method: string, repo: string, rest: RegExp): RecordedRequest[] =>
+  proxy.requests.filter(
+    (q) =>
+      q.method === method && q.path.startsWith(`/v2/${repo}/`) && rest.test(q.path.slice(repo.length + 5)),
+  );
+
+/** What the daemon asked of a registry, beyond the `GET /v2/` of `docker login`. */
+const fromDaemon = (proxy: FaultProxy): RecordedRequest[] =>
+  proxy.requests.filter((q) => q.agent.startsWith('docker/') && !(q.method === 'GET' && q.path === '/v2/'));
+
+const UPLOAD_DATA = /^blobs\/uploads\/[^?]+(\?(?!.*mount=).*)?$/;
+const UPLOAD_DONE = /^blobs\/uploads\/.*[?&]digest=sha256%3A|^blobs\/uploads\/.*[?&]digest=sha256:/;
+const MOUNT = /^blobs\/uploads\/\?.*mount=sha256/;
+const MANIFEST = /^manifests\/[^/]+$/;
+
+describe('the daemon pushes once, through the relay', () => {
+  const repoA = uniqueRepo('relay');
+  const repoB = uniqueRepo('relay');
+  const tags = ['one', 'three', 'two'];
+  let imageid = '';
+  let digest = '';
+
+  it('to two registries and a second repository: each blob goes once to each registry, the second repository mounts it, every tag is one manifest PUT', async () => {
+    const r = await runAction({
+      event: events.branch('main'),
+      secrets,
+      inputs: {
+        images: [`${p1.host}/${repoA}`, `${p1.host}/${repoB}`, `${p2.host}/${repoA}`].join('\n'),
+        'registry-auth': registryAuth(),
+        tags: tags.map((t) => `type=raw,value=${t}`).join('\n'),
+        flavor: 'latest=false',
+        // Two layers and a config: three blobs.
+        context: makeContext(300 * 1024, 'FROM scratch\nCOPY payload.bin /a.bin\nCOPY Dockerfile /b\n'),
+      },
+    });
+    if (r.code !== 0) console.log(r.log);
+    expect(r.code).toBe(0);
+    digest = r.outputs.digest;
+    imageid = r.outputs.imageid;
+    expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    for (const [probe, repo] of [
+      [reg1, repoA],
+      [reg1, repoB],
+      [reg2, repoA],
+    ] as const) {
+      expect(await probe.tags(repo)).toEqual(tags);
+      for (const t of tags) expect((await probe.manifest(repo, t))?.digest).toBe(digest);
+    }
+
+    // The daemon pushed to the relay only: on the registries it did nothing but docker login.
+    for (const p of [p1, p2]) expect(fromDaemon(p)).toEqual([]);
+
+    // Three blobs, each uploaded once to each registry's first repository...
+    expect(to(p1, 'PUT', repoA, UPLOAD_DONE)).toHaveLength(3);
+    expect(to(p2, 'PUT', repoA, UPLOAD_DONE)).toHaveLength(3);
+    expect(to(p1, 'PATCH', repoA, UPLOAD_DATA).length).toBeGreaterThanOrEqual(2);
+    // ...and mounted into the second repository of the same registry, never uploaded there.
+    expect(to(p1, 'POST', repoB, MOUNT)).toHaveLength(3);
+    expect(to(p1, 'PATCH', repoB, UPLOAD_DATA)).toEqual([]);
+    // Each tag is exactly one manifest PUT per repository.
+    for (const [p, repo] of [
+      [p1, repoA],
+      [p1, repoB],
+      [p2, repoA],
+    ] as const)
+      expect(
+        to(p, 'PUT', repo, MANIFEST)
+          .map((q) => q.path.split('/').pop())
+          .sort(),
+      ).toEqual(tags);
+    expectNoLeak(r, secrets);
+  });
+
+  it('publishing the same image again uploads nothing: the daemon skips every layer, each tag is one manifest PUT', async () => {
+    expect(imageid).not.toBe('');
+    const again = ['four', 'five'];
+    const r = await runAction({
+      event: events.branch('main'),
+      secrets,
+      inputs: {
+        images: [`${p1.host}/${repoA}`, `${p1.host}/${repoB}`, `${p2.host}/${repoA}`].join('\n'),
+        'registry-auth': registryAuth(),
+        tags: again.map((t) => `type=raw,value=${t}`).join('\n'),
+        flavor: 'latest=false',
+        source: imageid,
+        context: '/nonexistent',
+      },
+    });
+    if (r.code !== 0) console.log(r.log);
+    expect(r.code).toBe(0);
+    expect(r.outputs.digest).toBe(digest);
+    expect(r.outputs.imageid).toBe(imageid);
+    for (const p of [p1, p2]) {
+      expect(p.requests.filter((q) => q.method === 'PATCH' || q.method === 'POST')).toEqual([]);
+      expect(fromDaemon(p)).toEqual([]);
+    }
+    for (const [probe, p, repo] of [
+      [reg1, p1, repoA],
+      [reg1, p1, repoB],
+      [reg2, p2, repoA],
+    ] as const) {
+      expect(await probe.tags(repo)).toEqual([...again, ...tags].sort());
+      expect(to(p, 'PUT', repo, MANIFEST)).toHaveLength(again.length);
+    }
+    expectNoLeak(r, secrets);
+  });
+});
+
+describe('a daemon that cannot reach the relay', () => {
+  it('gets the direct path instead: it pushes to the registry itself, and the log says why', async () => {
+    const repo = uniqueRepo('relay');
+    const docker = fakeDocker({ passThrough: true, onlyPushTo: bed.reg1 });
+    const r = await runAction({
+      event: events.branch('main'),
+      secrets,
+      env: { PATH: `${docker.dir}:${process.env.PATH}` },
+      inputs: {
+        images: `${bed.reg1}/${repo}`,
+        registry: bed.reg1,
+        username: bed.reg1User,
+        password: bed.reg1Pass,
+        tags: 'type=raw,value=one\ntype=raw,value=two',
+        flavor: 'latest=false',
+        context: makeContext(),
+      },
+    });
+    if (r.code !== 0) console.log(r.log);
+    expect(r.code).toBe(0);
+    expect(r.log).toMatch(
+      /The docker daemon could not reach 127\.0\.0\.1:\d+; pushing to each registry directly/,
+    );
+    const pushes = docker.calls().filter((c) => c.startsWith('push '));
+    expect(pushes).toHaveLength(2);
+    expect(pushes[1]).toBe(`push ${bed.reg1}/${repo}:one`);
+    expect(await reg1.tags(repo)).toEqual(['one', 'two']);
+    expect((await reg1.manifest(repo, 'two'))?.digest).toBe(r.outputs.digest);
+    expectNoLeak(r, secrets);
+  });
+});

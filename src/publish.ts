@@ -1,0 +1,300 @@
+/** The main step, from inputs to outputs; loaded only when the main step runs. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './auth.js';
+import { build, hasBuildx, localImageId, tagLocalImage } from './build.js';
+import { Docker } from './docker.js';
+import { InputError, messageOf } from './errors.js';
+import { noSecretsReason, readPayload } from './event.js';
+import { heldBackTags, type HeldBack } from './forward.js';
+import { getInputs, type Inputs } from './inputs.js';
+import type { Logger } from './log.js';
+import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
+import {
+  assertAllPushed,
+  daemonIsLocal,
+  newReport,
+  publishLocalImage,
+  startRelay,
+  stopRelay,
+  type RelayedImage,
+  type Report,
+  type Target,
+} from './push.js';
+import { RegistryClient, type Manifest } from './registry/client.js';
+import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
+import { parseImageName } from './registry/reference.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
+import * as runner from './runner.js';
+import { renderSummary, type SummaryData } from './summary.js';
+
+const logger: Logger = {
+  debug: (m) => runner.debug(m),
+  info: (m) => runner.info(m),
+  warning: (m) => runner.warning(m),
+};
+
+function targetsOf(meta: Meta): Target[] {
+  return meta.images.map((name) => {
+    // meta has already checked the name (no tag or digest in it); this splits host and path.
+    let parsed;
+    try {
+      parsed = parseImageName(name);
+    } catch (err) {
+      throw new InputError('images', name, messageOf(err));
+    }
+    return { name, registry: parsed.registry, repository: parsed.repository, tags: [...meta.tagNames] };
+  });
+}
+
+function retryPolicy(inputs: Inputs): RetryPolicy {
+  return { ...DEFAULT_RETRY, attempts: inputs.retryAttempts, totalMs: inputs.retryTimeoutSeconds * 1000 };
+}
+
+/** The main step's work: inputs, tags, logins, build, push, outputs and summary. */
+export async function publish(): Promise<void> {
+  const env = process.env;
+  const payload = readPayload(env);
+  const ctx = contextFromEnv(env, payload);
+  const noSecrets = noSecretsReason(ctx.eventName, payload, env.GITHUB_ACTOR);
+  const inputs = getInputs(noSecrets !== undefined);
+  const meta = computeMeta(inputs, ctx, metaOptionsFromEnv(env));
+  for (const w of meta.warnings) runner.warning(w);
+  // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
+  // for owners with capitals), but say so: the pushed name differs from the one written.
+  if (/[A-Z]/.test(inputs.images))
+    runner.warning(
+      `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
+    );
+  const targets = targetsOf(meta);
+  const byDigest = inputs.pushByDigest;
+  const loginFor = (registry: string) => inputs.logins.find((l) => l.registry === registry);
+
+  const skipped =
+    inputs.push === 'false' ? 'push is false' : inputs.push === 'auto' && noSecrets ? noSecrets : undefined;
+  if (!byDigest && !inputs.dryRun && !skipped && meta.tagNames.length === 0)
+    throw new InputError(
+      'tags',
+      inputs.tags || '(default rules)',
+      `no tag rule produced a tag for ${ctx.eventName} on ${ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
+    );
+
+  const plan = targets.flatMap((t) => {
+    const l = loginFor(t.registry);
+    const login = l ? `login as ${l.username}` : "docker's existing login";
+    const refs = byDigest ? [`${t.name}@<digest>`] : t.tags.map((tag) => `${t.name}:${tag}`);
+    return refs.map((ref) => ({ ref, registry: t.registry, login }));
+  });
+  const summary: SummaryData = {
+    version: meta.version,
+    dryRun: inputs.dryRun,
+    skipped,
+    plan,
+    labels: meta.labels,
+    annotations: meta.annotations,
+    heldBack: [],
+  };
+  let report: Report | undefined;
+  let imageId = '';
+  let tmp: string | undefined;
+  let relay: RelayedImage | undefined;
+  try {
+    if (inputs.dryRun) {
+      runner.info(`Dry run: version ${meta.version || '(none)'}; nothing is built or pushed.`);
+      for (const p of plan) runner.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
+      for (const [k, v] of Object.entries(meta.labels)) runner.info(`  label ${k}=${v}`);
+      for (const a of meta.annotations) runner.info(`  annotation ${a}`);
+      return;
+    }
+    const policy = retryPolicy(inputs);
+    const userConfig = userDockerConfigDir();
+    let configDir: string | undefined;
+    if (inputs.logins.length) {
+      configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
+      runner.saveState('configDir', configDir);
+      runner.saveState('logout', String(inputs.logout));
+    }
+    const docker = new Docker(logger, configDir);
+    const userCreds = dockerConfigCredentials(userConfig);
+    const clientCache = new Map<string, RegistryClient>();
+    const clients = (registry: string) => {
+      let c = clientCache.get(registry);
+      if (!c) {
+        const l = loginFor(registry);
+        const credentials: CredentialLookup = l
+          ? staticCredentials({ [registry]: { username: l.username, password: l.password } })
+          : userCreds;
+        c = new RegistryClient({ registry, credentials, policy, log: logger });
+        clientCache.set(registry, c);
+      }
+      return c;
+    };
+
+    const platforms = inputs.platforms;
+    const multi = platforms.length > 1 || byDigest;
+    tmp = await mkdtemp(path.join(env.RUNNER_TEMP || os.tmpdir(), 'publish-image-blobs-'));
+    // A local daemon pushes once, to a relay that streams to every registry (push.ts). It is up
+    // before docker hears of the image, so the image gets the relay's name straight away.
+    if (inputs.mergeDigests.length === 0 && !multi && !skipped && daemonIsLocal())
+      relay = await startRelay(docker, targets, clients, meta.tagNames[0] ?? 'latest', tmp, logger);
+
+    // A missing source is a bad input: found out before any registry hears from us.
+    if (inputs.source && relay) {
+      await tagLocalImage(docker, inputs.source, relay.ref);
+      relay.tagged = true;
+    } else if (inputs.source) imageId = await localImageId(docker, inputs.source);
+    // Every credential is proven, side by side, before anything is built or pushed.
+    await Promise.all(
+      inputs.logins.map((l) =>
+        checkLogin(clients(l.registry), l, targets.find((t) => t.registry === l.registry)?.repository),
+      ),
+    );
+    // `docker login` one after another (concurrent writes to one config.json can lose a
+    // credential), and off the critical path: only docker's own registry traffic needs it.
+    const loggedIn = (async () => {
+      for (const l of inputs.logins) await dockerLogin(docker, l, policy, logger);
+    })();
+    loggedIn.catch(() => undefined); // awaited below; never an unhandled rejection
+    // Floating tags that stay where they are; only the manifest PUTs wait for the answer.
+    const tagsFinal = (
+      inputs.latestForwardOnly && !byDigest && !skipped
+        ? holdBack(meta, targets, clients)
+        : Promise.resolve<SummaryData['heldBack']>([])
+    ).then((held) => {
+      summary.heldBack = held;
+    });
+    tagsFinal.catch(() => undefined);
+
+    const images: { platform: string; id: string }[] = [];
+    if (inputs.mergeDigests.length === 0) {
+      if (inputs.source) images.push({ platform: platforms[0] ?? '', id: imageId || inputs.source });
+      else {
+        await loggedIn; // FROM and --pull may need the registry's credentials
+        const buildx = await hasBuildx(docker);
+        for (const platform of platforms.length ? platforms : ['']) {
+          runner.startGroup(`Build${platform ? ` ${platform}` : ''}`);
+          try {
+            const id = await build(
+              docker,
+              {
+                ...inputs,
+                labels: meta.labels,
+                platform: platform || undefined,
+                // Local tags only make sense for a single image; platforms would overwrite each other.
+                tags: multi ? [] : [...meta.tags, ...(relay ? [relay.ref] : [])],
+              },
+              buildx,
+              logger,
+            );
+            if (relay) relay.tagged = true;
+            images.push({ platform, id });
+            runner.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
+          } finally {
+            runner.endGroup();
+          }
+        }
+      }
+      if (!inputs.source) imageId = images.map((i) => i.id).join(',');
+    }
+    if (skipped) {
+      await loggedIn;
+      runner.notice(`Built but not pushed: ${skipped}.`);
+      return;
+    }
+
+    report = newReport();
+    if (inputs.mergeDigests.length || multi) {
+      // Only these paths need the OCI engine and its tar reader: loaded when they run.
+      const { mergeDigests, publishPlatforms } = await import('./platforms.js');
+      await tagsFinal;
+      if (inputs.mergeDigests.length)
+        await mergeDigests(inputs.mergeDigests, targets, clients, logger, report);
+      else
+        await publishPlatforms(
+          docker,
+          images,
+          targets,
+          clients,
+          { tmpDir: tmp, byDigest, log: logger },
+          report,
+        );
+    } else {
+      const opts = { policy, log: logger, loggedIn, tagsFinal, ...(relay ? { relay } : {}) };
+      await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
+    }
+    // An image's id is the digest of its config, which the daemon just pushed as it is.
+    if (!imageId && inputs.source)
+      imageId = configDigestOf(relay?.relay.manifest) ?? (await localImageId(docker, inputs.source));
+    assertAllPushed(report);
+    await loggedIn;
+  } finally {
+    if (relay) await stopRelay(relay);
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+    setOutputs(meta, inputs.sepTags, imageId, report, summary);
+    await runner.appendSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
+      runner.warning(`Could not write the job summary: ${messageOf(err)}`);
+    });
+  }
+}
+
+/** Leaves floating tags alone when the registry already holds a newer release. */
+async function holdBack(
+  meta: Meta,
+  targets: Target[],
+  clients: (registry: string) => RegistryClient,
+): Promise<SummaryData['heldBack']> {
+  const latestTag = meta.latest
+    ? meta.tagNames[meta.tagNames.length - 1]
+    : meta.tagNames.find((t) => t === 'latest');
+  const out: { ref: string; held: HeldBack }[] = [];
+  const existing = await Promise.all(targets.map((t) => clients(t.registry).listTags(t.repository)));
+  for (const [i, t] of targets.entries()) {
+    const held = heldBackTags(meta.version, t.tags, latestTag, existing[i]!);
+    for (const h of held) {
+      out.push({ ref: `${t.name}:${h.tag}`, held: h });
+      runner.notice(
+        `Left ${t.name}:${h.tag} where it is: ${t.name}:${h.newer} is a newer release than ${meta.version}.`,
+      );
+    }
+    t.tags = t.tags.filter((tag) => !held.some((h) => h.tag === tag));
+  }
+  return out;
+}
+
+function setOutputs(
+  meta: Meta,
+  sepTags: string,
+  imageId: string,
+  report: Report | undefined,
+  summary: SummaryData,
+): void {
+  const held = new Set(summary.heldBack.map((h) => h.ref));
+  const o = meta.outputs;
+  runner.setOutput('version', o.version);
+  // `tags` describes what the registries now hold: refs left alone are not in it.
+  runner.setOutput('tags', meta.tags.filter((t) => !held.has(t)).join(sepTags));
+  runner.setOutput('tag-names', o['tag-names']);
+  runner.setOutput('labels', o.labels);
+  runner.setOutput('annotations', o.annotations);
+  runner.setOutput('json', o.json);
+  runner.setOutput('imageid', imageId);
+  runner.setOutput('digest', report?.digest ?? '');
+  runner.setOutput('digests', JSON.stringify(report?.digests ?? {}));
+  runner.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
+  runner.setOutput(
+    'metadata',
+    JSON.stringify({
+      platforms: report?.platforms ?? {},
+      heldBack: summary.heldBack,
+      failed: report?.failed ?? [],
+    }),
+  );
+}
+
+function configDigestOf(manifest: Manifest | undefined): string | undefined {
+  if (!manifest) return undefined;
+  const digest = (JSON.parse(manifest.body.toString('utf8')) as { config?: { digest?: unknown } }).config
+    ?.digest;
+  return typeof digest === 'string' ? digest : undefined;
+}
