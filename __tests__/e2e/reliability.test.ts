@@ -74,6 +74,8 @@ interface Scenario {
   retries: RegExp[];
   /** Blobs whose stream broke and that were sent again from the relay's spool file. */
   resent?: number;
+  /** Size of the layer's payload (random, so it does not compress). */
+  layerBytes?: number;
 }
 
 const manifestPut = (tag: string) => new RegExp(`/manifests/${tag}$`);
@@ -131,6 +133,8 @@ const scenarios: Scenario[] = [
     ],
     retries: [],
     resent: 1,
+    // Far over the cut, so the layer breaks mid-body (the small config blob passes).
+    layerBytes: 256 * 1024,
   },
   {
     name: 'a reset connection on the first manifest PUT',
@@ -177,7 +181,7 @@ describe('transient registry faults (through the fault proxy)', () => {
           password: bed.reg1Pass,
           tags: tags.map((t) => `type=raw,value=${t}`).join('\n'),
           flavor: 'latest=false',
-          context: makeContext(),
+          context: makeContext(s.layerBytes),
         },
       });
       const want = faults.reduce((n, f) => n + f.times, 0);

@@ -55,29 +55,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const path = req.url ?? '/';
     const userAgent = req.headers['user-agent'] ?? '';
     const fault = faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path));
-    if (fault) {
+    // A mid-body reset needs a body that long: a shorter one passes through, and the fault waits.
+    const cutAt =
+      fault && typeof fault.action === 'object' && 'resetAfterBytes' in fault.action
+        ? fault.action.resetAfterBytes
+        : undefined;
+    if (fault && cutAt === undefined) {
       fault.times--;
-      const action = fault.action;
-      if (typeof action === 'object' && 'resetAfterBytes' in action) {
-        requests.push({ method, path, agent: userAgent, status: 0 });
-        const upstream = http.request({
-          host: target.split(':')[0],
-          port: Number(target.split(':')[1] ?? 80),
-          method,
-          path,
-          headers: { ...req.headers, host: target },
-        });
-        upstream.on('error', () => undefined);
-        let seen = 0;
-        req.on('data', (c: Buffer) => {
-          seen += c.length;
-          if (seen <= action.resetAfterBytes) return void upstream.write(c);
-          upstream.destroy();
-          if (typeof req.socket.resetAndDestroy === 'function') req.socket.resetAndDestroy();
-          else req.socket.destroy();
-        });
-        return;
-      }
+      const action = fault.action as Exclude<FaultAction, { resetAfterBytes: number }>;
       if (action === 'reset') {
         requests.push({ method, path, agent: userAgent, status: 0 });
         // RST rather than FIN where Node supports it, so the client sees ECONNRESET.
@@ -101,6 +86,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     const headers = { ...req.headers, host: target };
+    let cut = false;
     const upstream = http.request(
       { host: target.split(':')[0], port: Number(target.split(':')[1] ?? 80), method, path, headers, agent },
       (up) => {
@@ -113,6 +99,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       },
     );
     upstream.on('error', () => {
+      if (cut) return;
       if (!res.headersSent) {
         requests.push({ method, path, agent: userAgent, status: 502 });
         res.writeHead(502).end();
@@ -122,7 +109,22 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    if (cutAt === undefined || !fault) return void req.pipe(upstream);
+    let seen = 0;
+    req.on('data', (c: Buffer) => {
+      if (cut) return;
+      seen += c.length;
+      if (seen <= cutAt || fault.times <= 0) return void upstream.write(c);
+      cut = true;
+      fault.times--;
+      requests.push({ method, path, agent: userAgent, status: 0 });
+      upstream.destroy();
+      if (typeof req.socket.resetAndDestroy === 'function') req.socket.resetAndDestroy();
+      else req.socket.destroy();
+    });
+    req.on('end', () => {
+      if (!cut) upstream.end();
+    });
   };
 
   const server = http.createServer(handle);
