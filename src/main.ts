@@ -9,8 +9,8 @@ export async function entry(): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  runner.saveState('isPost', 'true');
   try {
+    runner.saveState('isPost', 'true');
     // Loaded here, not at the top: the post step then starts without parsing the whole action.
     const { publish } = await import('./publish.js');
     await publish();
