@@ -222,7 +222,8 @@ export class PushRelay {
   private async startSession(name: string, res: ServerResponse): Promise<void> {
     const id = randomUUID();
     const file = join(this.dir, `${id}.blob`);
-    const spool = createWriteStream(file);
+    // A deep buffer: with the 16 KiB default every chunk would wait for its disk write.
+    const spool = createWriteStream(file, { highWaterMark: 8 * MiB });
     spool.on('error', () => undefined); // reported by finished() at commit
     let settleDigest!: (digest: string) => void;
     let abandon!: (reason: Error) => void;
