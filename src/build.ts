@@ -139,25 +139,12 @@ export async function localImageId(docker: Docker, ref: string): Promise<string>
     const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Id}}', ref]);
     return stdout.trim();
   } catch (err) {
-    throw asMissingSource(err, ref);
+    if (err instanceof DockerError && /No such image|not found/i.test(err.stderr))
+      throw new InputError(
+        'source',
+        ref,
+        'is not an image in the local docker daemon; build or pull it in an earlier step',
+      );
+    throw err;
   }
-}
-
-/** Tags a local image, with the same clear error when it is not in the daemon. */
-export async function tagLocalImage(docker: Docker, ref: string, tag: string): Promise<void> {
-  try {
-    await docker.run(['tag', ref, tag]);
-  } catch (err) {
-    throw asMissingSource(err, ref);
-  }
-}
-
-function asMissingSource(err: unknown, ref: string): unknown {
-  if (err instanceof DockerError && /No such image|not found/i.test(err.stderr))
-    return new InputError(
-      'source',
-      ref,
-      'is not an image in the local docker daemon; build or pull it in an earlier step',
-    );
-  return err;
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './auth.js';
-import { build, hasBuildx, localImageId, tagLocalImage } from './build.js';
+import { build, hasBuildx, localImageId } from './build.js';
 import { Docker } from './docker.js';
 import { InputError, messageOf } from './errors.js';
 import { noSecretsReason, readPayload } from './event.js';
@@ -13,16 +13,12 @@ import type { Logger } from './log.js';
 import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
 import {
   assertAllPushed,
-  daemonIsLocal,
   newReport,
   publishLocalImage,
-  startRelay,
-  stopRelay,
-  type RelayedImage,
   type Report,
   type Target,
 } from './push.js';
-import { RegistryClient, type Manifest } from './registry/client.js';
+import { RegistryClient } from './registry/client.js';
 import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
@@ -98,7 +94,6 @@ export async function publish(): Promise<void> {
   let report: Report | undefined;
   let imageId = '';
   let tmp: string | undefined;
-  let relay: RelayedImage | undefined;
   try {
     if (inputs.dryRun) {
       runner.info(`Dry run: version ${meta.version || '(none)'}; nothing is built or pushed.`);
@@ -134,16 +129,8 @@ export async function publish(): Promise<void> {
     const platforms = inputs.platforms;
     const multi = platforms.length > 1 || byDigest;
     tmp = await mkdtemp(path.join(env.RUNNER_TEMP || os.tmpdir(), 'publish-image-blobs-'));
-    // A local daemon pushes once, to a relay that streams to every registry (push.ts). It is up
-    // before docker hears of the image, so the image gets the relay's name straight away.
-    if (inputs.mergeDigests.length === 0 && !multi && !skipped && daemonIsLocal())
-      relay = await startRelay(docker, targets, clients, meta.tagNames[0] ?? 'latest', tmp, logger);
-
     // A missing source is a bad input: found out before any registry hears from us.
-    if (inputs.source && relay) {
-      await tagLocalImage(docker, inputs.source, relay.ref);
-      relay.tagged = true;
-    } else if (inputs.source) imageId = await localImageId(docker, inputs.source);
+    if (inputs.source) imageId = await localImageId(docker, inputs.source);
     // Every credential is proven, side by side, before anything is built or pushed.
     await Promise.all(
       inputs.logins.map((l) =>
@@ -168,7 +155,7 @@ export async function publish(): Promise<void> {
 
     const images: { platform: string; id: string }[] = [];
     if (inputs.mergeDigests.length === 0) {
-      if (inputs.source) images.push({ platform: platforms[0] ?? '', id: imageId || inputs.source });
+      if (inputs.source) images.push({ platform: platforms[0] ?? '', id: imageId });
       else {
         await loggedIn; // FROM and --pull may need the registry's credentials
         const buildx = await hasBuildx(docker);
@@ -182,12 +169,11 @@ export async function publish(): Promise<void> {
                 labels: meta.labels,
                 platform: platform || undefined,
                 // Local tags only make sense for a single image; platforms would overwrite each other.
-                tags: multi ? [] : [...meta.tags, ...(relay ? [relay.ref] : [])],
+                tags: multi ? [] : meta.tags,
               },
               buildx,
               logger,
             );
-            if (relay) relay.tagged = true;
             images.push({ platform, id });
             runner.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
           } finally {
@@ -220,16 +206,12 @@ export async function publish(): Promise<void> {
           report,
         );
     } else {
-      const opts = { policy, log: logger, loggedIn, tagsFinal, ...(relay ? { relay } : {}) };
+      const opts = { log: logger, tagsFinal, tmpDir: tmp };
       await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
     }
-    // An image's id is the digest of its config, which the daemon just pushed as it is.
-    if (!imageId && inputs.source)
-      imageId = configDigestOf(relay?.relay.manifest) ?? (await localImageId(docker, inputs.source));
     assertAllPushed(report);
     await loggedIn;
   } finally {
-    if (relay) await stopRelay(relay);
     if (tmp) await rm(tmp, { recursive: true, force: true });
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
     await runner.appendSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
@@ -290,11 +272,4 @@ function setOutputs(
       failed: report?.failed ?? [],
     }),
   );
-}
-
-function configDigestOf(manifest: Manifest | undefined): string | undefined {
-  if (!manifest) return undefined;
-  const digest = (JSON.parse(manifest.body.toString('utf8')) as { config?: { digest?: unknown } }).config
-    ?.digest;
-  return typeof digest === 'string' ? digest : undefined;
 }

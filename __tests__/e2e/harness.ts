@@ -358,10 +358,14 @@ export class RegistryProbe {
     return { digest, body: (await r.json()) as Record<string, any> };
   }
 
-  async blobJson(repo: string, digest: string): Promise<Record<string, any>> {
+  async blob(repo: string, digest: string): Promise<Buffer> {
     const r = await fetch(`http://${this.host}/v2/${repo}/blobs/${digest}`, { headers: this.headers() });
     if (!r.ok) throw new Error(`GET blob ${repo}@${digest}: ${r.status}`);
-    return (await r.json()) as Record<string, any>;
+    return Buffer.from(await r.arrayBuffer());
+  }
+
+  async blobJson(repo: string, digest: string): Promise<Record<string, any>> {
+    return JSON.parse((await this.blob(repo, digest)).toString('utf8')) as Record<string, any>;
   }
 
   /** The image config of a single-platform manifest. */
@@ -381,12 +385,8 @@ export interface FakeDocker {
   calls(): string[];
 }
 
-/**
- * A `docker` that records its arguments, then refuses the call (the default), or runs the real
- * one (`passThrough`). With `onlyPushTo`, a push to any other registry fails the way a daemon
- * that cannot reach it does.
- */
-export function fakeDocker(o: { passThrough?: boolean; onlyPushTo?: string } = {}): FakeDocker {
+/** A `docker` that records its arguments, then refuses the call (the default), or runs the real one. */
+export function fakeDocker(o: { passThrough?: boolean } = {}): FakeDocker {
   const dir = tempDir('publish-image-fakedocker');
   const marker = path.join(dir, 'calls');
   const real = (process.env.PATH ?? '')
@@ -394,17 +394,11 @@ export function fakeDocker(o: { passThrough?: boolean; onlyPushTo?: string } = {
     .map((d) => path.join(d, 'docker'))
     .find((p) => existsSync(p));
   if (o.passThrough && !real) throw new Error('no docker in PATH');
-  const lines = ['#!/bin/sh', `printf '%s\\n' "$*" >> '${marker}'`];
-  if (o.onlyPushTo)
-    lines.push(
-      'case "$*" in',
-      `  "push ${o.onlyPushTo}/"*) ;;`,
-      '  "push "*) host=${2%%/*}; echo "Get \\"http://$host/v2/\\": dial tcp $host: connect: connection refused" >&2; exit 1 ;;',
-      'esac',
-    );
-  lines.push(
+  const lines = [
+    '#!/bin/sh',
+    `printf '%s\\n' "$*" >> '${marker}'`,
     o.passThrough ? `exec '${real}' "$@"` : `echo 'fake docker: not allowed in this test' >&2; exit 1`,
-  );
+  ];
   writeFileSync(path.join(dir, 'docker'), lines.join('\n') + '\n');
   chmodSync(path.join(dir, 'docker'), 0o755);
   return {

@@ -1,0 +1,211 @@
+/**
+ * Publishes the image of a `docker save` stream through a relay: each layer is compressed once,
+ * by us, while it streams to every registry, and the image manifest is built from what was sent.
+ *
+ * Layers are gzipped in 4 MiB pieces, several at once on libuv's thread pool, each piece a gzip
+ * member of its own (a multi-member gzip stream, which docker, containerd and every gzip reader
+ * take as one). A piece whose sample does not shrink (random, media, already-compressed data) is
+ * stored (level 0) instead of deflated: deflating it costs the CPU time of a full pass and saves
+ * nothing. The output depends only on the layer's bytes, so the same layer gives the same blob.
+ */
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback, gzipSync } from 'node:zlib';
+import * as tarStream from 'tar-stream';
+import { MEDIA_TYPES, sha256Digest, type Manifest } from './client.js';
+import type { PushRelay } from './relay.js';
+
+const gzip = promisify(gzipCallback);
+
+const MiB = 1024 * 1024;
+/** Bytes per gzip member: large enough for deflate's window, small enough to spread over cores. */
+export const PIECE_BYTES = 4 * MiB;
+/** Pieces compressed at once: libuv's pool has 4 threads; more would only hold memory. */
+const PIECES_IN_FLIGHT = 4;
+const SAMPLE_BYTES = 64 * 1024;
+/** Deflate level for data that compresses: docker's own (Go's default, 6). */
+const LEVEL = 6;
+/** Files other than layers (manifest.json, configs) are small; anything bigger is refused. */
+const SMALL_LIMIT = 16 * MiB;
+
+const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+
+/** Level 0 (stored) when a sample of the piece does not shrink by 3 %, else `LEVEL`. */
+export function levelFor(piece: Buffer): number {
+  const sample = piece.subarray(0, SAMPLE_BYTES);
+  if (sample.length === 0) return LEVEL;
+  return gzipSync(sample, { level: 1 }).length > sample.length * 0.97 ? 0 : LEVEL;
+}
+
+/** Splits `source` into `PIECE_BYTES` pieces. */
+async function* pieces(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    let c = chunk;
+    while (size + c.length >= PIECE_BYTES) {
+      const take = PIECE_BYTES - size;
+      parts.push(c.subarray(0, take));
+      yield Buffer.concat(parts);
+      parts = [];
+      size = 0;
+      c = c.subarray(take);
+    }
+    if (c.length) {
+      parts.push(c);
+      size += c.length;
+    }
+  }
+  if (size > 0 || parts.length) yield Buffer.concat(parts);
+}
+
+/** gzip of `source` as a multi-member stream, pieces compressed side by side, in order. */
+export async function* gzipPieces(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const queue: Promise<Buffer>[] = [];
+  let any = false;
+  for await (const piece of pieces(source)) {
+    any = true;
+    const p = gzip(piece, { level: levelFor(piece) });
+    p.catch(() => undefined); // awaited in order below
+    queue.push(p);
+    if (queue.length >= PIECES_IN_FLIGHT) yield await queue.shift()!;
+  }
+  // An empty layer still needs a valid (empty) gzip stream.
+  if (!any) queue.push(gzip(Buffer.alloc(0), { level: LEVEL }));
+  while (queue.length) yield await queue.shift()!;
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** Yields the first chunk again after looking at it: to tell a tar from an already-compressed blob. */
+async function peek(source: AsyncIterable<Buffer>): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head = first.done ? Buffer.alloc(0) : first.value;
+  async function* all() {
+    if (head.length) yield head;
+    for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+  }
+  return { head, all: all() };
+}
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+const startsWith = (b: Buffer, magic: number[]) => magic.every((m, i) => b[i] === m);
+
+interface Blob {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+/** Sends one layer through the relay: a tar is compressed on the way, a compressed blob sent as it is. */
+async function sendLayer(relay: PushRelay, entry: AsyncIterable<Buffer>): Promise<Blob> {
+  const { head, all } = await peek(entry);
+  if (startsWith(head, ZSTD_MAGIC)) return { mediaType: OCI_LAYER_ZSTD, ...(await relay.ingest(all)) };
+  const gz = MEDIA_TYPES.ociLayerGzip;
+  if (startsWith(head, GZIP_MAGIC)) return { mediaType: gz, ...(await relay.ingest(all)) };
+  return { mediaType: gz, ...(await relay.ingest(gzipPieces(all))) };
+}
+
+async function readSmall(entry: AsyncIterable<Buffer>, name: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of entry) {
+    size += c.length;
+    if (size > SMALL_LIMIT) throw new Error(`docker save: ${name} is larger than ${SMALL_LIMIT} bytes`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+const normalise = (name: string) => posix.normalize(name.replace(/^\.\//, '')).replace(/^\/+/, '');
+
+/**
+ * Reads a `docker save` of one image (docker's legacy layout, `<id>/layer.tar`, or the OCI
+ * layout of docker 25+, `blobs/sha256/...`), sends every layer and the config through `relay`,
+ * and returns the image manifest to PUT (Docker schema 2, as `docker push` writes). The config
+ * goes as saved, byte for byte, so the image id stays the config digest.
+ */
+export async function relaySavedImage(tar: Readable, relay: PushRelay): Promise<Manifest> {
+  const small = new Map<string, Buffer>();
+  const sent = new Map<string, Blob>();
+  const links = new Map<string, string>();
+  const extract = tarStream.extract();
+  const feeding = pipeline(tar, extract);
+  feeding.catch(() => undefined); // surfaced by the loop below, or awaited after it
+  for await (const entry of extract) {
+    const name = normalise(entry.header.name);
+    const type = entry.header.type ?? 'file';
+    const size = entry.header.size ?? 0;
+    const body = entry as unknown as AsyncIterable<Buffer>;
+    if (type === 'symlink' || type === 'link') {
+      const target = entry.header.linkname ?? '';
+      links.set(name, normalise(type === 'symlink' ? posix.join(posix.dirname(name), target) : target));
+      entry.resume();
+    } else if (type !== 'file' && type !== 'contiguous-file') {
+      entry.resume();
+    } else if (name.endsWith('/layer.tar') || (name.startsWith('blobs/') && size > MiB)) {
+      sent.set(name, await sendLayer(relay, body));
+    } else if (name.startsWith('blobs/') || !name.includes('/')) {
+      small.set(name, await readSmall(body, name));
+    } else {
+      entry.resume(); // VERSION and the legacy json of each layer directory
+    }
+  }
+  await feeding;
+
+  const resolve = (p: string): string => {
+    let cur = normalise(p);
+    for (let i = 0; i < 16 && links.has(cur); i++) cur = links.get(cur)!;
+    return cur;
+  };
+  const index = small.get('manifest.json');
+  if (!index) throw new Error('docker save: the archive has no manifest.json');
+  const images = JSON.parse(index.toString('utf8')) as { Config: string; Layers?: string[] }[];
+  if (!Array.isArray(images) || images.length !== 1)
+    throw new Error(`docker save: expected one image in manifest.json, found ${images?.length ?? 0}`);
+  const [image] = images as [{ Config: string; Layers?: string[] }];
+  const config = small.get(resolve(image.Config));
+  if (!config) throw new Error(`docker save: config ${image.Config} is missing from the archive`);
+  const layers: Blob[] = [];
+  for (const path of image.Layers ?? []) {
+    const p = resolve(path);
+    let blob = sent.get(p);
+    if (!blob) {
+      // A layer small enough to have been kept in memory (an OCI-layout blob under 1 MiB).
+      const bytes = small.get(p);
+      if (!bytes) throw new Error(`docker save: layer ${path} is missing from the archive`);
+      blob = await sendLayer(relay, once(bytes));
+      sent.set(p, blob);
+    }
+    layers.push(blob);
+  }
+  const configBlob = await relay.ingest(once(config));
+  // Docker's media types, as `docker push` writes them, unless a zstd layer needs OCI's.
+  const oci = layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
+  const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;
+  const layerType = (t: string) => (t === MEDIA_TYPES.ociLayerGzip && !oci ? MEDIA_TYPES.dockerLayerGzip : t);
+  const body = Buffer.from(
+    JSON.stringify(
+      {
+        schemaVersion: 2,
+        mediaType,
+        config: {
+          mediaType: oci ? MEDIA_TYPES.ociConfig : MEDIA_TYPES.dockerConfig,
+          size: configBlob.size,
+          digest: configBlob.digest,
+        },
+        layers: layers.map((l) => ({ mediaType: layerType(l.mediaType), size: l.size, digest: l.digest })),
+      },
+      null,
+      3,
+    ),
+  );
+  return { body, mediaType, digest: sha256Digest(body) };
+}
