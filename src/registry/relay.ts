@@ -139,7 +139,7 @@ export class PushRelay {
   private open(): Session {
     const file = join(this.dir, `${randomUUID()}.blob`);
     // A deep buffer: with the 16 KiB default every chunk would wait for its disk write.
-    const spool = createWriteStream(file, { highWaterMark: 8 * MiB });
+    const spool = createWriteStream(file, { highWaterMark: MiB });
     spool.on('error', () => undefined); // reported by finished() in ingest
     let settleDigest!: (digest: string) => void;
     let abandon!: (reason: Error) => void;

@@ -2,7 +2,7 @@
  * Publishes the image of a `docker save` stream through a relay: each layer is compressed once,
  * by us, while it streams to every registry, and the image manifest is built from what was sent.
  *
- * Layers are gzipped in 4 MiB pieces, several at once on libuv's thread pool, each piece a gzip
+ * Layers are gzipped in 1 MiB pieces, several at once on libuv's thread pool, each piece a gzip
  * member of its own (a multi-member gzip stream, which docker, containerd and every gzip reader
  * take as one). A piece whose sample does not shrink (random, media, already-compressed data) is
  * stored (level 0) instead of deflated: deflating it costs the CPU time of a full pass and saves
@@ -21,7 +21,7 @@ const gzip = promisify(gzipCallback);
 
 const MiB = 1024 * 1024;
 /** Bytes per gzip member: large enough for deflate's window, small enough to spread over cores. */
-export const PIECE_BYTES = 4 * MiB;
+export const PIECE_BYTES = 1 * MiB;
 /** Pieces compressed at once: libuv's pool has 4 threads; more would only hold memory. */
 const PIECES_IN_FLIGHT = 4;
 const SAMPLE_BYTES = 64 * 1024;
