@@ -11,13 +11,7 @@ import { heldBackTags, type HeldBack } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
 import type { Logger } from './log.js';
 import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
-import {
-  assertAllPushed,
-  newReport,
-  publishLocalImage,
-  type Report,
-  type Target,
-} from './push.js';
+import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './push.js';
 import { RegistryClient } from './registry/client.js';
 import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';

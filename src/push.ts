@@ -53,7 +53,10 @@ export async function publishLocalImage(
   opts: LocalPublishOptions,
   report: Report,
 ): Promise<void> {
-  const relayTargets: RelayTarget[] = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
+  const relayTargets: RelayTarget[] = targets.map((t) => ({
+    client: clients(t.registry),
+    repo: t.repository,
+  }));
   const relay = await PushRelay.start({ targets: relayTargets, tmpDir: opts.tmpDir, log: opts.log });
   try {
     let manifest: Manifest;
@@ -63,7 +66,8 @@ export async function publishLocalImage(
     } catch (err) {
       await opts.tagsFinal;
       const error = `Could not read image ${image} from the docker daemon: ${messageOf(err)}`;
-      for (const t of targets) for (const tag of t.tags) report.failed.push({ ref: `${t.name}:${tag}`, error });
+      for (const t of targets)
+        for (const tag of t.tags) report.failed.push({ ref: `${t.name}:${tag}`, error });
       return;
     }
     const [failures] = await Promise.all([relay.settle(), opts.tagsFinal]);
