@@ -124,7 +124,31 @@ async function readSmall(entry: AsyncIterable<Buffer>, name: string): Promise<Bu
   return Buffer.concat(chunks);
 }
 
-const normalise = (name: string) => posix.normalize(name.replace(/^\.\//, '')).replace(/^\/+/, '');
+export const normalise = (name: string) => posix.normalize(name.replace(/^\.\//, '')).replace(/^\/+/, '');
+
+/**
+ * The one image of a `docker save` archive, from its manifest.json: the config's bytes and each
+ * layer's path as written and as found (symlinks and hard links followed).
+ */
+export function savedImageIndex(
+  small: Map<string, Buffer>,
+  links: Map<string, string>,
+): { config: Buffer; layers: [string, string][] } {
+  const resolve = (p: string): string => {
+    let cur = normalise(p);
+    for (let i = 0; i < 16 && links.has(cur); i++) cur = links.get(cur)!;
+    return cur;
+  };
+  const index = small.get('manifest.json');
+  if (!index) throw new Error('docker save: the archive has no manifest.json');
+  const images = JSON.parse(index.toString('utf8')) as { Config: string; Layers?: string[] }[];
+  if (!Array.isArray(images) || images.length !== 1)
+    throw new Error(`docker save: expected one image in manifest.json, found ${images?.length ?? 0}`);
+  const [image] = images as [{ Config: string; Layers?: string[] }];
+  const config = small.get(resolve(image.Config));
+  if (!config) throw new Error(`docker save: config ${image.Config} is missing from the archive`);
+  return { config, layers: (image.Layers ?? []).map((p) => [p, resolve(p)]) };
+}
 
 /**
  * Reads a `docker save` of one image (docker's legacy layout, `<id>/layer.tar`, or the OCI
@@ -160,22 +184,9 @@ export async function relaySavedImage(tar: Readable, relay: PushRelay): Promise<
   }
   await feeding;
 
-  const resolve = (p: string): string => {
-    let cur = normalise(p);
-    for (let i = 0; i < 16 && links.has(cur); i++) cur = links.get(cur)!;
-    return cur;
-  };
-  const index = small.get('manifest.json');
-  if (!index) throw new Error('docker save: the archive has no manifest.json');
-  const images = JSON.parse(index.toString('utf8')) as { Config: string; Layers?: string[] }[];
-  if (!Array.isArray(images) || images.length !== 1)
-    throw new Error(`docker save: expected one image in manifest.json, found ${images?.length ?? 0}`);
-  const [image] = images as [{ Config: string; Layers?: string[] }];
-  const config = small.get(resolve(image.Config));
-  if (!config) throw new Error(`docker save: config ${image.Config} is missing from the archive`);
+  const { config, layers: paths } = savedImageIndex(small, links);
   const layers: Blob[] = [];
-  for (const path of image.Layers ?? []) {
-    const p = resolve(path);
+  for (const [path, p] of paths) {
     let blob = sent.get(p);
     if (!blob) {
       // A layer small enough to have been kept in memory (an OCI-layout blob under 1 MiB).

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { MEDIA_TYPES, sha256Digest, type RegistryClient } from './client.js';
 import { mapLimit } from './copy.js';
 import { platformOfConfig, type Platform } from './oci.js';
+import { normalise, savedImageIndex } from './saved.js';
 
 export interface PushTarget {
   client: RegistryClient;
@@ -85,10 +86,6 @@ async function readEntry(entry: AsyncIterable<Buffer>, limit: number, name: stri
   return Buffer.concat(chunks);
 }
 
-function normalise(name: string): string {
-  return posix.normalize(name.replace(/^\.\//, '')).replace(/^\/+/, '');
-}
-
 /** The parts of a `docker save` archive we need, layers already compressed on disk. */
 interface SavedArchive {
   config: Buffer;
@@ -140,29 +137,13 @@ async function readSavedArchive(
   }
   await feeding;
 
-  const resolve = (p: string): string => {
-    let cur = normalise(p);
-    for (let i = 0; i < 16 && links.has(cur); i++) cur = links.get(cur)!;
-    return cur;
-  };
-  const manifestJson = small.get('manifest.json');
-  if (!manifestJson) throw new Error('docker save: the archive has no manifest.json');
-  const entries = JSON.parse(manifestJson.toString('utf8')) as { Config: string; Layers: string[] }[];
-  if (!Array.isArray(entries) || entries.length !== 1) {
-    throw new Error(
-      `docker save: expected exactly one image in manifest.json, found ${entries?.length ?? 0}`,
-    );
-  }
-  const [image] = entries as [{ Config: string; Layers: string[] }];
-  const config = small.get(resolve(image.Config));
-  if (!config) throw new Error(`docker save: config ${image.Config} missing from the archive`);
+  const { config, layers: paths } = savedImageIndex(small, links);
   const ordered: LayerBlob[] = [];
-  for (const path of image.Layers ?? []) {
-    const p = resolve(path);
+  for (const [path, p] of paths) {
     let blob = layers.get(p);
     if (!blob) {
       const bytes = small.get(p);
-      if (!bytes) throw new Error(`docker save: layer ${path} missing from the archive`);
+      if (!bytes) throw new Error(`docker save: layer ${path} is missing from the archive`);
       blob = await gzipToFile(Readable.from([bytes]), join(dir, `layer-${n++}.tar.gz`), level);
       layers.set(p, blob);
     }
