@@ -13,6 +13,7 @@ import { finished } from 'node:stream/promises';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from './client.js';
+import { RegistryError } from './retry.js';
 
 export interface RelayTarget {
   client: RegistryClient;
@@ -196,15 +197,22 @@ export class PushRelay {
       session.sinks.map(async ({ group, done }) => {
         const { primary, others } = group;
         const where = `${group.registry}/${primary.repo}`;
-        // The daemon cannot be asked again, but the spool holds every byte it sent.
+        // The source cannot be read again, but the spool holds every byte of it.
+        let denied: unknown;
         let ok = await done.then(
           () => true,
           (err: unknown) => {
-            this.opts.log.info(`${where}: streaming ${digest} failed (${messageOf(err)}); sending it again`);
+            // A refusal (401, 403, a bad name) would only be refused again.
+            if (err instanceof RegistryError && !err.retryable) denied = err;
+            else
+              this.opts.log.info(
+                `${where}: streaming ${digest} failed (${messageOf(err)}); sending it again`,
+              );
             return false;
           },
         );
-        if (!ok) {
+        if (denied) this.failures.set(primary, denied);
+        else if (!ok) {
           try {
             await primary.client.uploadBlob(primary.repo, digest, size, fromSpool);
             ok = true;

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegistryClient } from '../../../src/registry/client.js';
 import { PushRelay, type RelayTarget } from '../../../src/registry/relay.js';
+import { RegistryError } from '../../../src/registry/retry.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 /** A registry client that keeps in memory what it was sent, and can be told to fail. */
@@ -16,6 +17,8 @@ class FakeRegistry {
   readonly mounted: string[] = [];
   /** Streams fail after this many bytes (once each time it is set). */
   breakStreamAfter?: number;
+  /** Every upload is refused with this. */
+  refuse?: Error;
 
   constructor(readonly registry: string) {}
 
@@ -29,6 +32,7 @@ class FakeRegistry {
   }
 
   async uploadStream(repo: string, body: Readable, digest: Promise<string>): Promise<void> {
+    if (this.refuse) throw this.refuse;
     const parts: Buffer[] = [];
     let n = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -45,6 +49,7 @@ class FakeRegistry {
   }
 
   async uploadBlob(repo: string, digest: string, _size: number, open: () => Readable): Promise<void> {
+    if (this.refuse) throw this.refuse;
     const parts: Buffer[] = [];
     for await (const chunk of open() as AsyncIterable<Buffer>) parts.push(chunk);
     this.resent.push(`${repo}@${digest}`);
@@ -140,6 +145,32 @@ describe('PushRelay', () => {
     expect(lines.info.filter((l) => l.includes('sending it again'))).toEqual([
       `y.example/a: streaming ${d} failed (ECONNRESET); sending it again`,
     ]);
+  });
+
+  it('does not send again what a registry refused (403), and reports the refusal for its targets', async () => {
+    const x = new FakeRegistry('x.example');
+    const y = new FakeRegistry('y.example');
+    const refusal = new RegistryError('registry y.example: POST blob upload a answered 403 Forbidden', {
+      registry: 'y.example',
+      status: 403,
+      code: 'DENIED',
+      retryable: false,
+      reason: '403 Forbidden',
+    });
+    y.refuse = refusal;
+    const targets = [
+      { client: x.client(), repo: 'a' },
+      { client: y.client(), repo: 'a' },
+      { client: y.client(), repo: 'b' },
+    ];
+    const { relay, lines } = await startRelay(targets);
+    await relay.ingest(slowly(Buffer.alloc(10_000, 5)));
+    const failures = await relay.settle();
+    expect(failures.get(targets[0]!)).toBeUndefined();
+    expect(failures.get(targets[1]!)).toBe(refusal);
+    expect(failures.has(targets[2]!)).toBe(true);
+    expect(y.resent).toEqual([]);
+    expect(lines.info.filter((l) => l.includes('sending it again'))).toEqual([]);
   });
 
   it('abandons a blob whose source fails, and delivers nothing', async () => {
