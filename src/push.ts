@@ -5,7 +5,7 @@ import type { Logger } from './log.js';
 import type { Manifest, RegistryClient } from './registry/client.js';
 import { mapLimit } from './registry/copy.js';
 import { PushRelay, type RelayTarget } from './registry/relay.js';
-import { relaySavedImage } from './registry/saved.js';
+import { knownBlobs, relaySavedImage } from './registry/saved.js';
 
 /** One image name and the tags it gets, with the registry that holds it. */
 export interface Target {
@@ -61,8 +61,14 @@ export async function publishLocalImage(
   try {
     let manifest: Manifest;
     try {
+      // Asked while docker starts the export: what the registries hold from an earlier push.
+      const tags = targets.map((t) => [...t.tags]);
+      const known = knownBlobs(relayTargets, tags, opts.log);
       const save = docker.stream(['save', image]);
-      [manifest] = await Promise.all([relaySavedImage(save.stdout, relay), save.done]);
+      [manifest] = await Promise.all([
+        relaySavedImage(save.stdout, relay, { known, tmpDir: opts.tmpDir }),
+        save.done,
+      ]);
     } catch (err) {
       await opts.tagsFinal;
       const error = `Could not read image ${image} from the docker daemon: ${messageOf(err)}`;

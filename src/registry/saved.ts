@@ -8,14 +8,19 @@
  * stored (level 0) instead of deflated: deflating it costs the CPU time of a full pass and saves
  * nothing. The output depends only on the layer's bytes, so the same layer gives the same blob.
  */
-import { posix } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback, gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import { MEDIA_TYPES, sha256Digest, type Manifest } from './client.js';
-import type { PushRelay } from './relay.js';
+import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
+import { MEDIA_TYPES, readAll, sha256Digest, type Manifest } from './client.js';
+import type { PushRelay, RelayTarget } from './relay.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -104,6 +109,73 @@ interface Blob {
   size: number;
 }
 
+/** Blobs every target already holds, found in the manifests they have under the tags to push. */
+export interface KnownBlobs {
+  /** By the layer's diff_id (the digest of its uncompressed tar) and by its own digest. */
+  layers: Map<string, Blob>;
+  configs: Set<string>;
+}
+
+const LAYER_TYPES = new Set<string>([MEDIA_TYPES.dockerLayerGzip, MEDIA_TYPES.ociLayerGzip, OCI_LAYER_ZSTD]);
+
+/**
+ * What the targets already hold of an image that was pushed before under one of these tags
+ * (`main`, `latest`, a tag pushed again): read from those manifests and their configs, then
+ * checked on every target. Layers found there are neither compressed nor sent again. Best
+ * effort: whatever cannot be read only means fewer blobs skipped.
+ */
+export async function knownBlobs(targets: RelayTarget[], tags: string[][], log: Logger): Promise<KnownBlobs> {
+  const candidates = new Map<string, Blob>();
+  const configs = new Set<string>();
+  const seen = new Set<string>();
+  await Promise.all(
+    targets.flatMap((t, i) =>
+      (tags[i] ?? []).map(async (tag) => {
+        try {
+          const m = await t.client.getManifest(t.repo, tag);
+          if (seen.has(m.digest)) return;
+          seen.add(m.digest);
+          const body = JSON.parse(m.body.toString('utf8')) as {
+            config?: { digest?: string };
+            layers?: Blob[];
+          };
+          if (!body.config?.digest || !Array.isArray(body.layers)) return; // an index
+          const config = JSON.parse(
+            (await readAll(await t.client.getBlob(t.repo, body.config.digest), SMALL_LIMIT)).toString('utf8'),
+          ) as { rootfs?: { diff_ids?: string[] } };
+          const diffIds = config.rootfs?.diff_ids ?? [];
+          if (diffIds.length !== body.layers.length) return;
+          configs.add(body.config.digest);
+          body.layers.forEach((l, n) => {
+            if (!LAYER_TYPES.has(l.mediaType)) return;
+            const blob = { mediaType: l.mediaType, digest: l.digest, size: l.size };
+            candidates.set(diffIds[n]!, blob);
+            candidates.set(l.digest, blob);
+          });
+        } catch (err) {
+          log.debug(`${t.client.registry}/${t.repo}:${tag}: no earlier image to reuse (${messageOf(err)})`);
+        }
+      }),
+    ),
+  );
+  const everywhere = async (digest: string) =>
+    (await Promise.all(targets.map((t) => t.client.hasBlob(t.repo, digest).catch(() => false)))).every(
+      Boolean,
+    );
+  const layers = new Map<string, Blob>();
+  await Promise.all([
+    ...[...candidates].map(async ([key, blob]) => {
+      if (await everywhere(blob.digest)) layers.set(key, blob);
+    }),
+    ...[...configs].map(async (d) => {
+      if (!(await everywhere(d))) configs.delete(d);
+    }),
+  ]);
+  if (layers.size)
+    log.debug(`every registry already holds ${new Set([...layers.values()]).size} of the layers`);
+  return { layers, configs };
+}
+
 /** Sends one layer through the relay: a tar is compressed on the way, a compressed blob sent as it is. */
 async function sendLayer(relay: PushRelay, entry: AsyncIterable<Buffer>): Promise<Blob> {
   const { head, all } = await peek(entry);
@@ -111,6 +183,33 @@ async function sendLayer(relay: PushRelay, entry: AsyncIterable<Buffer>): Promis
   const gz = MEDIA_TYPES.ociLayerGzip;
   if (startsWith(head, GZIP_MAGIC)) return { mediaType: gz, ...(await relay.ingest(all)) };
   return { mediaType: gz, ...(await relay.ingest(gzipPieces(all))) };
+}
+
+/** Writes a layer's tar to `file` while hashing it: a layer the registries hold is sent nowhere. */
+async function spoolThenSend(
+  relay: PushRelay,
+  entry: AsyncIterable<Buffer>,
+  known: KnownBlobs,
+  file: string,
+): Promise<Blob> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(file);
+  try {
+    await pipeline(
+      entry,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const c of source) {
+          hash.update(c);
+          yield c;
+        }
+      },
+      out,
+    );
+    const held = known.layers.get(`sha256:${hash.digest('hex')}`);
+    return held ?? (await sendLayer(relay, createReadStream(file)));
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 async function readSmall(entry: AsyncIterable<Buffer>, name: string): Promise<Buffer> {
@@ -156,7 +255,12 @@ export function savedImageIndex(
  * and returns the image manifest to PUT (Docker schema 2, as `docker push` writes). The config
  * goes as saved, byte for byte, so the image id stays the config digest.
  */
-export async function relaySavedImage(tar: Readable, relay: PushRelay): Promise<Manifest> {
+export async function relaySavedImage(
+  tar: Readable,
+  relay: PushRelay,
+  opts: { known?: Promise<KnownBlobs>; tmpDir?: string } = {},
+): Promise<Manifest> {
+  let known: KnownBlobs | undefined;
   const small = new Map<string, Buffer>();
   const sent = new Map<string, Blob>();
   const links = new Map<string, string>();
@@ -175,7 +279,17 @@ export async function relaySavedImage(tar: Readable, relay: PushRelay): Promise<
     } else if (type !== 'file' && type !== 'contiguous-file') {
       entry.resume();
     } else if (name.endsWith('/layer.tar') || (name.startsWith('blobs/') && size > MiB)) {
-      sent.set(name, await sendLayer(relay, body));
+      known ??= (await opts.known?.catch(() => undefined)) ?? { layers: new Map(), configs: new Set() };
+      // docker 25+ names a blob by its digest: a layer the registries hold is not even read.
+      const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
+      const held = named ? known.layers.get(`sha256:${named[1]}`) : undefined;
+      if (held) {
+        entry.resume();
+        sent.set(name, held);
+      } else if (!named && known.layers.size && opts.tmpDir) {
+        // docker 20's names say nothing: hash the tar on its way to disk, then decide.
+        sent.set(name, await spoolThenSend(relay, body, known, join(opts.tmpDir, `layer-${sent.size}.tar`)));
+      } else sent.set(name, await sendLayer(relay, body));
     } else if (name.startsWith('blobs/') || !name.includes('/')) {
       small.set(name, await readSmall(body, name));
     } else {
@@ -197,7 +311,10 @@ export async function relaySavedImage(tar: Readable, relay: PushRelay): Promise<
     }
     layers.push(blob);
   }
-  const configBlob = await relay.ingest(once(config));
+  const configDigest = sha256Digest(config);
+  const configBlob = known?.configs.has(configDigest)
+    ? { digest: configDigest, size: config.length }
+    : await relay.ingest(once(config));
   // Docker's media types, as `docker push` writes them, unless a zstd layer needs OCI's.
   const oci = layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
   const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;

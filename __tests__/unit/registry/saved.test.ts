@@ -5,6 +5,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import type { PushRelay } from '../../../src/registry/relay.js';
 import { gzipPieces, levelFor, PIECE_BYTES, relaySavedImage } from '../../../src/registry/saved.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const text = (n: number) =>
@@ -153,6 +154,38 @@ describe('relaySavedImage', () => {
       }
     },
   );
+
+  it.each([
+    ['docker 20 (spooled and hashed, then skipped)', 'legacy'],
+    ['docker 25+ (skipped by its name, unread)', 'oci'],
+  ])('skips layers and a config the registries hold: %s', async (_name, layout) => {
+    const held = {
+      mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+      digest: sha256(Buffer.from('held')),
+      size: 4,
+    };
+    const known = { layers: new Map([[sha256(layer1), held]]), configs: new Set([sha256(config)]) };
+    const name1 = layout === 'legacy' ? 'aaa/layer.tar' : `blobs/sha256/${sha256(layer1).slice(7)}`;
+    const name2 = layout === 'legacy' ? 'bbb/layer.tar' : `blobs/sha256/${sha256(layer2).slice(7)}`;
+    const configName = layout === 'legacy' ? `${configHex}.json` : `blobs/sha256/${configHex}`;
+    const { relay, blobs } = memoryRelay();
+    const m = await relaySavedImage(
+      archive([
+        [name1, layer1],
+        [name2, layer2],
+        [configName, config],
+        ['manifest.json', Buffer.from(JSON.stringify([{ Config: configName, Layers: [name1, name2] }]))],
+      ]),
+      relay,
+      { known: Promise.resolve(known), tmpDir: tempDir('saved-spool') },
+    );
+    const body = JSON.parse(m.body.toString('utf8'));
+    expect(body.layers[0]).toEqual(held);
+    expect(body.config.digest).toBe(sha256(config));
+    // Only the second layer was compressed and sent: not the held one, not the config.
+    expect(blobs.size).toBe(1);
+    expect(sha256(gunzipSync([...blobs.values()][0]!))).toBe(sha256(layer2));
+  });
 
   it('sends a layer that is already gzip as it is', async () => {
     const gz = gzipSync(layer1);
