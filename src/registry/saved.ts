@@ -223,13 +223,13 @@ async function readSmall(entry: AsyncIterable<Buffer>, name: string): Promise<Bu
   return Buffer.concat(chunks);
 }
 
-export const normalise = (name: string) => posix.normalize(name.replace(/^\.\//, '')).replace(/^\/+/, '');
+const normalise = (name: string) => posix.normalize(name.replace(/^\.\//, '')).replace(/^\/+/, '');
 
 /**
  * The one image of a `docker save` archive, from its manifest.json: the config's bytes and each
  * layer's path as written and as found (symlinks and hard links followed).
  */
-export function savedImageIndex(
+function savedImageIndex(
   small: Map<string, Buffer>,
   links: Map<string, string>,
 ): { config: Buffer; layers: [string, string][] } {
@@ -249,6 +249,12 @@ export function savedImageIndex(
   return { config, layers: (image.Layers ?? []).map((p) => [p, resolve(p)]) };
 }
 
+/** The manifest to PUT, the image config it points at, and how many blobs it references. */
+export interface SavedImage extends Manifest {
+  config: Buffer;
+  blobs: number;
+}
+
 /**
  * Reads a `docker save` of one image (docker's legacy layout, `<id>/layer.tar`, or the OCI
  * layout of docker 25+, `blobs/sha256/...`), sends every layer and the config through `relay`,
@@ -258,8 +264,8 @@ export function savedImageIndex(
 export async function relaySavedImage(
   tar: Readable,
   relay: PushRelay,
-  opts: { known?: Promise<KnownBlobs>; tmpDir?: string } = {},
-): Promise<Manifest> {
+  opts: { known?: Promise<KnownBlobs>; tmpDir?: string; oci?: boolean } = {},
+): Promise<SavedImage> {
   let known: KnownBlobs | undefined;
   const small = new Map<string, Buffer>();
   const sent = new Map<string, Blob>();
@@ -315,8 +321,8 @@ export async function relaySavedImage(
   const configBlob = known?.configs.has(configDigest)
     ? { digest: configDigest, size: config.length }
     : await relay.ingest(once(config));
-  // Docker's media types, as `docker push` writes them, unless a zstd layer needs OCI's.
-  const oci = layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
+  // Docker's media types, as `docker push` writes them, unless asked for OCI's or a zstd layer needs them.
+  const oci = opts.oci === true || layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
   const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;
   const layerType = (t: string) => (t === MEDIA_TYPES.ociLayerGzip && !oci ? MEDIA_TYPES.dockerLayerGzip : t);
   const body = Buffer.from(
@@ -335,5 +341,5 @@ export async function relaySavedImage(
       3,
     ),
   );
-  return { body, mediaType, digest: sha256Digest(body) };
+  return { body, mediaType, digest: sha256Digest(body), config, blobs: layers.length + 1 };
 }
