@@ -49,7 +49,7 @@ const CONFIG = {
   bigMiB: int('BENCH_BIG_MIB', 300),
   /** `docker push --all-tags` in case 3 too (adds ~a third to its time). */
   bigAllTags: int('BENCH_BIG_ALLTAGS', 1),
-  cases: (process.env.BENCH_CASES ?? '1,2,3,4').split(',').map((s) => s.trim()),
+  cases: (process.env.BENCH_CASES ?? '1,2,3,4,5').split(',').map((s) => s.trim()),
 };
 
 function need(name) {
@@ -391,12 +391,34 @@ async function runCli(imageId, regs, repo, tags, { allTags = false } = {}) {
 // ---------------------------------------------------------------------------------------------
 // Images and registries
 
-/** A new image: FROM scratch + COPY of `mib` MiB from /dev/urandom (untimed). Returns its id. */
-async function freshImage(mib) {
+const WORDS = (
+  'error warning info debug request response user session token cache miss hit ' +
+  'latency ms bytes payload retry timeout connection open close read write commit rollback'
+).split(' ');
+
+/** `bytes` of log-like text, different every time (gzip shrinks it about 3:1). */
+function textPayload(bytes) {
+  const lines = [];
+  let size = 0;
+  while (size < bytes) {
+    const r = randomBytes(8);
+    const line = `${r.readUInt32BE(0)} ${WORDS[r[4] % WORDS.length]} ${WORDS[r[5] % WORDS.length]} id=${r.readUInt16BE(6)} ${WORDS[r[6] % WORDS.length]}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return Buffer.from(lines.join('')).subarray(0, bytes);
+}
+
+/**
+ * A new image: FROM scratch + COPY of `mib` MiB (untimed). Returns its id. The payload is read
+ * from /dev/urandom (incompressible), or is log-like text when `kind` is 'text'.
+ */
+async function freshImage(mib, kind = 'random') {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-bench-ctx-'));
   const fd = openSync(path.join(dir, 'payload.bin'), 'w');
   try {
-    await must('head', ['-c', String(mib * 1024 * 1024), '/dev/urandom'], { stdout: fd });
+    if (kind === 'text') writeFileSync(fd, textPayload(mib * 1024 * 1024));
+    else await must('head', ['-c', String(mib * 1024 * 1024), '/dev/urandom'], { stdout: fd });
   } finally {
     closeSync(fd);
   }
@@ -475,14 +497,14 @@ function noteFindings(label, res) {
  * The contenders of one case, alternating: in round r the order starts at contender r.
  * Each contender gets a fresh image of `mib` MiB and its own repository.
  */
-async function alternate(caseId, contenders, rounds, mib, { warmup = 0 } = {}) {
+async function alternate(caseId, contenders, rounds, mib, { warmup = 0, kind = 'random' } = {}) {
   const results = Object.fromEntries(contenders.map((c) => [c.key, []]));
   const total = warmup + rounds;
   for (let r = 0; r < total; r++) {
     const isWarmup = r < warmup;
     const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
     for (const c of order) {
-      const image = await freshImage(isWarmup ? 1 : mib);
+      const image = await freshImage(isWarmup ? 1 : mib, kind);
       const repo = `bench/c${caseId}-${c.key.toLowerCase()}-${r}-${uid()}`;
       let res;
       try {
@@ -554,13 +576,16 @@ function summarisePublish(results) {
   return out;
 }
 
-async function casePublish(caseId, mib, rounds, warmup, allTags) {
-  log(`== case ${caseId}: publish a fresh ${mib} MiB image to 2 registries x 4 tags (${rounds} rounds)`);
+async function casePublish(caseId, mib, rounds, warmup, allTags, kind = 'random') {
+  log(
+    `== case ${caseId}: publish a fresh ${mib} MiB image (${kind}) to 2 registries x 4 tags (${rounds} rounds)`,
+  );
   const tags = tagList(4);
   const results = await alternate(caseId, publishContenders(BED.regs, tags, { allTags }), rounds, mib, {
     warmup,
+    kind,
   });
-  return { imageMiB: mib, registries: 2, tags: 4, rounds, ...summarisePublish(results) };
+  return { imageMiB: mib, kind, registries: 2, tags: 4, rounds, ...summarisePublish(results) };
 }
 
 async function caseTagCost(rounds) {
@@ -722,7 +747,7 @@ function table(report) {
   ];
   const c = report.cases;
   const publishRows = (id, p) => {
-    const what = `${p.imageMiB} MiB, 2 registries × 4 tags`;
+    const what = `${p.imageMiB} MiB${p.kind === 'text' ? ' of text (compresses)' : ''}, 2 registries × 4 tags`;
     rows.push(
       `| ${id}. ${what} vs CLI login/tag/push ×8 | ${cell(p.action.median)} | ${cell(p.cli.median)} | ${x(p.ratioActionToCli)} | ${range(p.action)}; ${range(p.cli)} (n=${p.action.n}; ${p.cli.n}) |`,
     );
@@ -752,6 +777,7 @@ function table(report) {
     );
   }
   if (c.publishBig) publishRows(3, c.publishBig);
+  if (c.publishText) publishRows(5, c.publishText);
   if (c.coldStart) {
     const k = c.coldStart;
     rows.push(
@@ -829,6 +855,8 @@ async function main() {
   if (CONFIG.cases.includes('3'))
     report.cases.publishBig = await casePublish(3, CONFIG.bigMiB, CONFIG.bigRounds, 0, CONFIG.bigAllTags > 0);
   if (CONFIG.cases.includes('4')) report.cases.coldStart = await caseColdStart(CONFIG.coldRounds);
+  if (CONFIG.cases.includes('5'))
+    report.cases.publishText = await casePublish(5, CONFIG.smallMiB, CONFIG.rounds, 0, false, 'text');
   report.findings = [...findings.values()];
   report.durationS = Math.round((performance.now() - started) / 1000);
   if (existsSync(DIST) && sha256(DIST) !== bundleAtStart) {
