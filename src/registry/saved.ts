@@ -15,7 +15,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { gzip as gzipCallback, gzipSync } from 'node:zlib';
+import { crc32, deflateRawSync, gzip as gzipCallback } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
@@ -29,7 +29,7 @@ const MiB = 1024 * 1024;
 export const PIECE_BYTES = 1 * MiB;
 /** Pieces compressed at once: libuv's pool has 4 threads; more would only hold memory. */
 const PIECES_IN_FLIGHT = 4;
-const SAMPLE_BYTES = 64 * 1024;
+const SAMPLE_BYTES = 16 * 1024;
 /** Deflate level for data that compresses: docker's own (Go's default, 6). */
 const LEVEL = 6;
 /** Files other than layers (manifest.json, configs) are small; anything bigger is refused. */
@@ -41,7 +41,33 @@ const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 export function levelFor(piece: Buffer): number {
   const sample = piece.subarray(0, SAMPLE_BYTES);
   if (sample.length === 0) return LEVEL;
-  return gzipSync(sample, { level: 1 }).length > sample.length * 0.97 ? 0 : LEVEL;
+  return deflateRawSync(sample, { level: 1 }).length > sample.length * 0.97 ? 0 : LEVEL;
+}
+
+/** gzip header: deflate, no name, mtime 0, unix (as zlib writes it, so the bytes never vary). */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+const STORED_BLOCK = 65_535;
+
+/**
+ * A gzip member holding `data` in stored deflate blocks, framed here rather than by zlib: the
+ * data is copied once, and nothing waits for the thread pool.
+ */
+export function storedGzip(data: Buffer): Buffer {
+  const parts: Buffer[] = [GZIP_HEADER];
+  for (let at = 0; ; at += STORED_BLOCK) {
+    const block = data.subarray(at, at + STORED_BLOCK);
+    const head = Buffer.alloc(5);
+    head[0] = at + STORED_BLOCK >= data.length ? 1 : 0; // BFINAL on the last block, BTYPE 00
+    head.writeUInt16LE(block.length, 1);
+    head.writeUInt16LE(~block.length & 0xffff, 3);
+    parts.push(head, block);
+    if (head[0] === 1) break;
+  }
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(data) >>> 0, 0);
+  trailer.writeUInt32LE(data.length % 2 ** 32, 4);
+  parts.push(trailer);
+  return Buffer.concat(parts);
 }
 
 /** Splits `source` into `PIECE_BYTES` pieces. */
@@ -72,7 +98,8 @@ export async function* gzipPieces(source: AsyncIterable<Buffer>): AsyncGenerator
   let any = false;
   for await (const piece of pieces(source)) {
     any = true;
-    const p = gzip(piece, { level: levelFor(piece) });
+    const level = levelFor(piece);
+    const p = level === 0 ? Promise.resolve(storedGzip(piece)) : gzip(piece, { level });
     p.catch(() => undefined); // awaited in order below
     queue.push(p);
     if (queue.length >= PIECES_IN_FLIGHT) yield await queue.shift()!;

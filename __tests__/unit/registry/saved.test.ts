@@ -4,7 +4,13 @@ import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import type { PushRelay } from '../../../src/registry/relay.js';
-import { gzipPieces, levelFor, PIECE_BYTES, relaySavedImage } from '../../../src/registry/saved.js';
+import {
+  gzipPieces,
+  levelFor,
+  PIECE_BYTES,
+  relaySavedImage,
+  storedGzip,
+} from '../../../src/registry/saved.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -49,6 +55,19 @@ describe('gzipPieces', () => {
     const r = randomBytes(PIECE_BYTES * 2);
     expect((await collect(gzipPieces(chunked(r)))).length).toBeLessThan(r.length * 1.001);
   });
+});
+
+describe('storedGzip', () => {
+  it.each([0, 1, 65_534, 65_535, 65_536, 200_000, 1024 * 1024])(
+    '%i bytes: a gzip member that any reader takes back, barely larger than the data',
+    (n) => {
+      const data = randomBytes(n);
+      const out = storedGzip(data);
+      expect(gunzipSync(out).equals(data)).toBe(true);
+      // 10-byte header, 5 bytes per 64 KiB block, 8-byte trailer.
+      expect(out.length).toBe(n + 18 + 5 * Math.max(1, Math.ceil(n / 65_535)));
+    },
+  );
 });
 
 describe('levelFor', () => {
