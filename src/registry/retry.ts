@@ -1,6 +1,6 @@
 /**
  * One retry policy for everything that talks to a registry: our own HTTP client and the
- * wrappers around `docker push` / `docker login` (through isRetryableDockerError).
+ * wrapper around `docker login` (through isRetryableDockerError).
  */
 import type { Logger } from '../log.js';
 
@@ -108,8 +108,8 @@ export function classifyError(err: unknown): Classification {
     | undefined;
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  // An error that says itself whether it is worth another try (the docker push / login
-  // wrappers' ActionableErrors, classified from docker's stderr) is taken at its word.
+  // An error that says itself whether it is worth another try (the docker login
+  // wrapper's ActionableErrors, classified from docker's stderr) is taken at its word.
   if (err instanceof Error && typeof e?.retryable === 'boolean') {
     const c: Classification = {
       retryable: e.retryable,
