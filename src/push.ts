@@ -65,8 +65,17 @@ export async function publishLocalImage(
       const tags = targets.map((t) => [...t.tags]);
       const known = knownBlobs(relayTargets, tags, opts.log);
       const save = docker.stream(['save', image]);
+      // When both fail, docker's own words ("No such image", a daemon error) say more than a
+      // cut-off archive does.
       [manifest] = await Promise.all([
-        relaySavedImage(save.stdout, relay, { known, tmpDir: opts.tmpDir }),
+        relaySavedImage(save.stdout, relay, { known, tmpDir: opts.tmpDir }).catch(async (err: unknown) => {
+          save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
+          const said = await save.done.then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          throw said && !/broken pipe|EPIPE/i.test(messageOf(said)) ? said : err;
+        }),
         save.done,
       ]);
     } catch (err) {

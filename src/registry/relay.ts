@@ -48,6 +48,8 @@ interface Sink {
 interface Session {
   file: string;
   spool: WriteStream;
+  /** Why the spool file failed (a full disk): the blob cannot be kept, so ingest fails. */
+  spoolError?: Error;
   hash: Hash;
   size: number;
   sinks: Sink[];
@@ -58,6 +60,8 @@ interface Session {
 }
 
 const MiB = 1024 * 1024;
+/** Statuses a second upload of the same bytes would get again: credentials, rights, the name. */
+const REFUSALS = new Set([400, 401, 403, 404]);
 
 const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
 
@@ -141,7 +145,7 @@ export class PushRelay {
     const file = join(this.dir, `${randomUUID()}.blob`);
     // A deep buffer: with the 16 KiB default every chunk would wait for its disk write.
     const spool = createWriteStream(file, { highWaterMark: MiB });
-    spool.on('error', () => undefined); // reported by finished() in ingest
+    spool.on('error', (err) => (session.spoolError ??= err));
     let settleDigest!: (digest: string) => void;
     let abandon!: (reason: Error) => void;
     const digest = new Promise<string>((resolve, reject) => {
@@ -151,6 +155,8 @@ export class PushRelay {
     digest.catch(() => undefined); // each sink reports it
     const sinks = this.groups.map((group): Sink => {
       const body = new PassThrough({ highWaterMark: MiB });
+      // Destroyed with a reason when the session is abandoned, maybe before the upload reads it.
+      body.on('error', () => undefined);
       const done = group.primary.client.uploadStream(group.primary.repo, body, digest);
       const sink: Sink = { group, body, done };
       done.catch((err: unknown) => {
@@ -179,6 +185,8 @@ export class PushRelay {
       session.hash.update(chunk);
       session.size += chunk.length;
       const waits: Promise<unknown>[] = [];
+      if (session.spoolError || session.spool.destroyed)
+        throw session.spoolError ?? new Error('the spool file closed');
       if (!session.spool.write(chunk)) waits.push(drained(session.spool));
       for (const sink of session.sinks) {
         if (sink.failed || sink.body.destroyed) continue;
@@ -202,8 +210,9 @@ export class PushRelay {
         let ok = await done.then(
           () => true,
           (err: unknown) => {
-            // A refusal (401, 403, a bad name) would only be refused again.
-            if (err instanceof RegistryError && !err.retryable) denied = err;
+            // A refusal of the credentials or the name would only be refused again; anything
+            // else (a cut stream, a size limit on chunked bodies) may pass from the spool.
+            if (err instanceof RegistryError && REFUSALS.has(err.status ?? 0)) denied = err;
             else
               this.opts.log.info(
                 `${where}: streaming ${digest} failed (${messageOf(err)}); sending it again`,
@@ -243,7 +252,9 @@ export class PushRelay {
   }
 }
 
+/** Resolves on 'drain', or at once when the stream is gone: a destroyed stream never drains. */
 function drained(stream: NodeJS.WritableStream & { destroyed?: boolean }): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);

@@ -319,10 +319,16 @@ export async function relaySavedImage(
       if (held) {
         entry.resume();
         sent.set(name, held);
+        continue;
+      }
+      const { head, all } = await peek(body);
+      if (named && head[0] === 0x7b && size <= SMALL_LIMIT) {
+        // A JSON blob over 1 MiB (a config with a long history), not a layer.
+        small.set(name, await readSmall(all, name));
       } else if (!named && known.layers.size && opts.tmpDir) {
         // docker 20's names say nothing: hash the tar on its way to disk, then decide.
-        sent.set(name, await spoolThenSend(relay, body, known, join(opts.tmpDir, `layer-${sent.size}.tar`)));
-      } else sent.set(name, await sendLayer(relay, body));
+        sent.set(name, await spoolThenSend(relay, all, known, join(opts.tmpDir, `layer-${sent.size}.tar`)));
+      } else sent.set(name, await sendLayer(relay, all));
     } else if (name.startsWith('blobs/') || !name.includes('/')) {
       small.set(name, await readSmall(body, name));
     } else {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegistryClient } from '../../../src/registry/client.js';
@@ -19,6 +19,8 @@ class FakeRegistry {
   breakStreamAfter?: number;
   /** Every upload is refused with this. */
   refuse?: Error;
+  /** The streamed upload starts reading its body only after this long (a slow POST). */
+  slowStartMs = 0;
 
   constructor(readonly registry: string) {}
 
@@ -32,6 +34,7 @@ class FakeRegistry {
   }
 
   async uploadStream(repo: string, body: Readable, digest: Promise<string>): Promise<void> {
+    if (this.slowStartMs) await sleep(this.slowStartMs);
     if (this.refuse) throw this.refuse;
     const parts: Buffer[] = [];
     let n = 0;
@@ -147,15 +150,19 @@ describe('PushRelay', () => {
     ]);
   });
 
-  it('does not send again what a registry refused (403), and reports the refusal for its targets', async () => {
+  it.each([
+    [403, 'DENIED', false],
+    [401, 'UNAUTHORIZED', false],
+    [413, 'SIZE_INVALID', true],
+  ])('a streamed upload answered %i (%s): sent again from the spool: %s', async (status, code, resent) => {
     const x = new FakeRegistry('x.example');
     const y = new FakeRegistry('y.example');
-    const refusal = new RegistryError('registry y.example: POST blob upload a answered 403 Forbidden', {
+    const refusal = new RegistryError(`registry y.example: POST blob upload a answered ${status}`, {
       registry: 'y.example',
-      status: 403,
-      code: 'DENIED',
+      status,
+      code,
       retryable: false,
-      reason: '403 Forbidden',
+      reason: String(status),
     });
     y.refuse = refusal;
     const targets = [
@@ -167,10 +174,33 @@ describe('PushRelay', () => {
     await relay.ingest(slowly(Buffer.alloc(10_000, 5)));
     const failures = await relay.settle();
     expect(failures.get(targets[0]!)).toBeUndefined();
+    // The fake refuses the resend too: either way y's targets end up failed, with the refusal.
     expect(failures.get(targets[1]!)).toBe(refusal);
     expect(failures.has(targets[2]!)).toBe(true);
-    expect(y.resent).toEqual([]);
-    expect(lines.info.filter((l) => l.includes('sending it again'))).toEqual([]);
+    expect(lines.info.some((l) => l.includes('sending it again'))).toBe(resent);
+  });
+
+  it('fails, rather than hangs, when the spool file cannot be written', async () => {
+    const x = new FakeRegistry('x.example');
+    const dir = tempDir('relay-gone');
+    const log = { info: () => {}, debug: () => {}, warning: () => {} };
+    relay = await PushRelay.start({ targets: [{ client: x.client(), repo: 'a' }], tmpDir: dir, log });
+    rmSync(dir, { recursive: true, force: true });
+    await expect(relay.ingest(slowly(Buffer.alloc(3 * 1024 * 1024, 1)))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('abandons a blob whose source fails before the uploads read anything, without crashing', async () => {
+    const x = new FakeRegistry('x.example');
+    x.slowStartMs = 100;
+    const { relay } = await startRelay([{ client: x.client(), repo: 'a' }]);
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(1000, 1);
+      throw new Error('docker save died early');
+    }
+    await expect(relay.ingest(broken())).rejects.toThrow('docker save died early');
+    await sleep(150); // an 'error' with no listener would have crashed the process by now
+    await relay.settle();
+    expect(x.streamed).toEqual([]);
   });
 
   it('abandons a blob whose source fails, and delivers nothing', async () => {

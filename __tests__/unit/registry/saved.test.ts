@@ -206,6 +206,37 @@ describe('relaySavedImage', () => {
     expect(sha256(gunzipSync([...blobs.values()][0]!))).toBe(sha256(layer2));
   });
 
+  it('takes a config over 1 MiB (a long history) in the OCI layout for the config, not a layer', async () => {
+    const big = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        history: [{ comment: 'x'.repeat(1536 * 1024) }],
+        rootfs: { type: 'layers', diff_ids: [sha256(layer2)] },
+      }),
+    );
+    const bigHex = sha256(big).slice(7);
+    const { relay, blobs } = memoryRelay();
+    const m = await relaySavedImage(
+      archive([
+        [`blobs/sha256/${bigHex}`, big],
+        [`blobs/sha256/${sha256(layer2).slice(7)}`, layer2],
+        [
+          'manifest.json',
+          Buffer.from(
+            JSON.stringify([
+              { Config: `blobs/sha256/${bigHex}`, Layers: [`blobs/sha256/${sha256(layer2).slice(7)}`] },
+            ]),
+          ),
+        ],
+      ]),
+      relay,
+    );
+    const body = JSON.parse(m.body.toString('utf8'));
+    expect(body.config.digest).toBe(sha256(big));
+    expect(blobs.get(sha256(big))!.equals(big)).toBe(true);
+  });
+
   it('sends a layer that is already gzip as it is', async () => {
     const gz = gzipSync(layer1);
     const { relay, blobs } = memoryRelay();
