@@ -460,13 +460,19 @@ export class RegistryClient {
   async uploadStream(repo: string, body: Readable, digest: Promise<string>): Promise<void> {
     const ref = `${repo} (streamed blob)`;
     const location = await this.retry(`POST blob upload ${repo}`, () => this.startUpload(repo, ref));
+    let sent = false;
     const patched = await this.send({
       method: 'PATCH',
       url: location,
       what: `PATCH blob ${ref}`,
       ref,
       headers: { 'Content-Type': 'application/octet-stream' },
-      body: () => body,
+      // Sent once: a second round (a 401 mid-stream) must fail fast, the caller resends a copy.
+      body: () => {
+        if (sent) throw new Error('a streamed blob cannot be sent twice');
+        sent = true;
+        return body;
+      },
       access: { repo, push: true },
       ok: [202, 204],
     });
