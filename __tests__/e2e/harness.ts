@@ -407,3 +407,26 @@ export function fakeDocker(o: { passThrough?: boolean } = {}): FakeDocker {
     calls: () => (existsSync(marker) ? readFileSync(marker, 'utf8').trim().split('\n') : []),
   };
 }
+
+/** The test bed, a probe on each registry, and every form of both registries' tokens. */
+export function twoRegistries(): { bed: Env; reg1: RegistryProbe; reg2: RegistryProbe; secrets: string[] } {
+  const bed = testBed();
+  return {
+    bed,
+    reg1: new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass),
+    reg2: new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass),
+    secrets: [...secretForms(bed.reg1User, bed.reg1Pass), ...secretForms(bed.reg2User, bed.reg2Pass)],
+  };
+}
+
+/** `registry-auth` for both users, under the registries' names or others (a proxy's). */
+export function registryAuthOf(bed: Env, host1 = bed.reg1, host2 = bed.reg2): string {
+  return [
+    `- registry: ${host1}`,
+    `  username: ${bed.reg1User}`,
+    `  password: ${bed.reg1Pass}`,
+    `- registry: ${host2}`,
+    `  username: ${bed.reg2User}`,
+    `  password: ${bed.reg2Pass}`,
+  ].join('\n');
+}

@@ -6,45 +6,29 @@ import {
   events,
   makeContext,
   runAction,
-  secretForms,
-  testBed,
   uniqueRepo,
   type Env,
+  twoRegistries,
+  registryAuthOf,
 } from './harness.js';
 
 let bed: Env;
 let reg1: RegistryProbe;
 let reg2: RegistryProbe;
+let secrets: string[];
 const short = SHA.slice(0, 7);
 
 beforeAll(() => {
-  bed = testBed();
-  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
-  reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
+  ({ bed, reg1, reg2, secrets } = twoRegistries());
 });
-
-function registryAuth(): string {
-  return [
-    `- registry: ${bed.reg1}`,
-    `  username: ${bed.reg1User}`,
-    `  password: ${bed.reg1Pass}`,
-    `- registry: ${bed.reg2}`,
-    `  username: ${bed.reg2User}`,
-    `  password: ${bed.reg2Pass}`,
-  ].join('\n');
-}
-
-function secrets(): string[] {
-  return [...secretForms(bed.reg1User, bed.reg1Pass), ...secretForms(bed.reg2User, bed.reg2Pass)];
-}
 
 function both(repo: string, event: ReturnType<typeof events.tag>, inputs: Record<string, string>) {
   return runAction({
     event,
-    secrets: secrets(),
+    secrets,
     inputs: {
       images: `${bed.reg1}/${repo}\n${bed.reg2}/${repo}`,
-      'registry-auth': registryAuth(),
+      'registry-auth': registryAuthOf(bed),
       ...inputs,
     },
   });
@@ -85,7 +69,7 @@ describe('several registries in one step (registry-auth)', () => {
     expect(r.outputs.digest).toBe(digests[`${bed.reg1}/${repo}:3.1.4`]);
     expect(r.log).toContain(`Logged in to ${bed.reg1} as ${bed.reg1User}`);
     expect(r.log).toContain(`Logged in to ${bed.reg2} as ${bed.reg2User}`);
-    expectNoLeak(r, secrets());
+    expectNoLeak(r, secrets);
   });
 });
 
@@ -106,7 +90,7 @@ describe('multi-platform without buildx', () => {
     }
     const meta = JSON.parse(r.outputs.metadata);
     expect(Object.keys(meta.platforms).sort()).toEqual(['linux/amd64', 'linux/arm64']);
-    expectNoLeak(r, secrets());
+    expectNoLeak(r, secrets);
   });
 
   it('per-platform jobs push by digest, and a merge job tags the index on both registries', async () => {
@@ -136,7 +120,7 @@ describe('multi-platform without buildx', () => {
         expect(await platformsOf(probe, repo, t)).toEqual(['linux/amd64', 'linux/arm64']);
       }
     }
-    expectNoLeak(merged, secrets());
+    expectNoLeak(merged, secrets);
   });
 });
 

@@ -14,10 +14,10 @@ import {
   events,
   makeContext,
   runAction,
-  secretForms,
-  testBed,
   uniqueRepo,
   type Env,
+  twoRegistries,
+  registryAuthOf,
 } from './harness.js';
 
 let bed: Env;
@@ -28,12 +28,9 @@ let p2: FaultProxy;
 let secrets: string[];
 
 beforeAll(async () => {
-  bed = testBed();
-  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
-  reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
+  ({ bed, reg1, reg2, secrets } = twoRegistries());
   p1 = await startFaultProxy(bed.reg1);
   p2 = await startFaultProxy(bed.reg2);
-  secrets = [...secretForms(bed.reg1User, bed.reg1Pass), ...secretForms(bed.reg2User, bed.reg2Pass)];
 });
 
 afterAll(async () => {
@@ -46,15 +43,7 @@ beforeEach(() => {
   p2.requests.length = 0;
 });
 
-const registryAuth = () =>
-  [
-    `- registry: ${p1.host}`,
-    `  username: ${bed.reg1User}`,
-    `  password: ${bed.reg1Pass}`,
-    `- registry: ${p2.host}`,
-    `  username: ${bed.reg2User}`,
-    `  password: ${bed.reg2Pass}`,
-  ].join('\n');
+const registryAuth = () => registryAuthOf(bed, p1.host, p2.host);
 
 /** Requests to `repo` whose method and the rest of the path match. */
 const to = (proxy: FaultProxy, method: string, repo: string, rest: RegExp): RecordedRequest[] =>

@@ -16,10 +16,10 @@ import {
   makeContext,
   runAction,
   secretForms,
-  testBed,
   uniqueRepo,
   type Env,
   type Result,
+  twoRegistries,
 } from './harness.js';
 
 let bed: Env;
@@ -29,10 +29,7 @@ let reg2: RegistryProbe;
 let allSecrets: string[];
 
 beforeAll(() => {
-  bed = testBed();
-  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
-  reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
-  allSecrets = [...secretForms(bed.reg1User, bed.reg1Pass), ...secretForms(bed.reg2User, bed.reg2Pass)];
+  ({ bed, reg1, reg2, secrets: allSecrets } = twoRegistries());
 });
 
 const RETRY_LINE = /; retrying in \d+\.\ds \(attempt \d+\/\d+\)$/;
