@@ -9,6 +9,7 @@ import { InputError, messageOf } from './errors.js';
 import { noSecretsReason, readPayload } from './event.js';
 import { heldBackTags, type HeldBack } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
+import { mergeDigests, publishPlatforms } from './platforms.js';
 import type { Logger } from './log.js';
 import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
 import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './push.js';
@@ -185,8 +186,6 @@ export async function publish(): Promise<void> {
 
     report = newReport();
     if (inputs.mergeDigests.length || multi) {
-      // Only these paths need the OCI engine and its tar reader: loaded when they run.
-      const { mergeDigests, publishPlatforms } = await import('./platforms.js');
       await tagsFinal;
       if (inputs.mergeDigests.length)
         await mergeDigests(inputs.mergeDigests, targets, clients, logger, report);

@@ -136,16 +136,20 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A whole (small) body, refusing one larger than `limit` bytes. */
-export async function readAll(res: Readable, limit: number): Promise<Buffer> {
+/** A whole (small) body, refusing one larger than `limit` bytes; `what` names it in that error. */
+export async function readAll(
+  res: AsyncIterable<Buffer> & { destroy?(): void },
+  limit: number,
+  what = 'response',
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res) {
     const b = chunk as Buffer;
     size += b.length;
     if (size > limit) {
-      res.destroy();
-      throw new Error(`response larger than ${limit} bytes`);
+      res.destroy?.();
+      throw new Error(`${what} larger than ${limit} bytes`);
     }
     chunks.push(b);
   }
@@ -367,11 +371,6 @@ export class RegistryClient {
   }
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {
-    return (await this.statBlob(repo, digest)) !== undefined;
-  }
-
-  /** The blob's size when the repository has it, else undefined. */
-  async statBlob(repo: string, digest: string): Promise<number | undefined> {
     const what = `HEAD blob ${refString(repo, digest)}`;
     return this.retry(what, async () => {
       const res = await this.send({
@@ -384,9 +383,7 @@ export class RegistryClient {
         followRedirects: true,
       });
       drain(res);
-      if (res.statusCode !== 200) return undefined;
-      const size = Number(headerValue(res.headers, 'content-length'));
-      return Number.isSafeInteger(size) && size >= 0 ? size : 0;
+      return res.statusCode === 200;
     });
   }
 

@@ -53,8 +53,7 @@ interface Session {
   hash: Hash;
   size: number;
   sinks: Sink[];
-  /** Resolves with the digest once the blob is read whole; rejects when it is abandoned. */
-  digest: Promise<string>;
+  /** Resolve and reject the digest promise the uploads wait on. */
   settleDigest: (digest: string) => void;
   abandon: (reason: Error) => void;
 }
@@ -171,7 +170,6 @@ export class PushRelay {
       hash: createHash('sha256'),
       size: 0,
       sinks,
-      digest,
       settleDigest,
       abandon,
     };

@@ -239,17 +239,6 @@ async function spoolThenSend(
   }
 }
 
-async function readSmall(entry: AsyncIterable<Buffer>, name: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of entry) {
-    size += c.length;
-    if (size > SMALL_LIMIT) throw new Error(`docker save: ${name} is larger than ${SMALL_LIMIT} bytes`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
-}
-
 const normalise = (name: string) => posix.normalize(name.replace(/^\.\//, '')).replace(/^\/+/, '');
 
 /**
@@ -324,13 +313,13 @@ export async function relaySavedImage(
       const { head, all } = await peek(body);
       if (named && head[0] === 0x7b && size <= SMALL_LIMIT) {
         // A JSON blob over 1 MiB (a config with a long history), not a layer.
-        small.set(name, await readSmall(all, name));
+        small.set(name, await readAll(all, SMALL_LIMIT, `docker save: ${name} is`));
       } else if (!named && known.layers.size && opts.tmpDir) {
         // docker 20's names say nothing: hash the tar on its way to disk, then decide.
         sent.set(name, await spoolThenSend(relay, all, known, join(opts.tmpDir, `layer-${sent.size}.tar`)));
       } else sent.set(name, await sendLayer(relay, all));
     } else if (name.startsWith('blobs/') || !name.includes('/')) {
-      small.set(name, await readSmall(body, name));
+      small.set(name, await readAll(body, SMALL_LIMIT, `docker save: ${name} is`));
     } else {
       entry.resume(); // VERSION and the legacy json of each layer directory
     }

@@ -105,6 +105,20 @@ function archive(entries: [string, Buffer | { link: string }][]): Readable {
   return pack as unknown as Readable;
 }
 
+const blobName = (b: Buffer) => `blobs/sha256/${sha256(b).slice(7)}`;
+
+/** A docker 25+ save (OCI layout) of one image: every blob under blobs/sha256/<hex>. */
+function ociArchive(config: Buffer, layers: Buffer[]): Readable {
+  return archive([
+    [blobName(config), config],
+    ...layers.map((l): [string, Buffer] => [blobName(l), l]),
+    [
+      'manifest.json',
+      Buffer.from(JSON.stringify([{ Config: blobName(config), Layers: layers.map(blobName) }])),
+    ],
+  ]);
+}
+
 describe('relaySavedImage', () => {
   const layer1 = Buffer.concat([text(2 * 1024 * 1024), randomBytes(1024)]);
   const layer2 = text(5000);
@@ -215,23 +229,8 @@ describe('relaySavedImage', () => {
         rootfs: { type: 'layers', diff_ids: [sha256(layer2)] },
       }),
     );
-    const bigHex = sha256(big).slice(7);
     const { relay, blobs } = memoryRelay();
-    const m = await relaySavedImage(
-      archive([
-        [`blobs/sha256/${bigHex}`, big],
-        [`blobs/sha256/${sha256(layer2).slice(7)}`, layer2],
-        [
-          'manifest.json',
-          Buffer.from(
-            JSON.stringify([
-              { Config: `blobs/sha256/${bigHex}`, Layers: [`blobs/sha256/${sha256(layer2).slice(7)}`] },
-            ]),
-          ),
-        ],
-      ]),
-      relay,
-    );
+    const m = await relaySavedImage(ociArchive(big, [layer2]), relay);
     const body = JSON.parse(m.body.toString('utf8'));
     expect(body.config.digest).toBe(sha256(big));
     expect(blobs.get(sha256(big))!.equals(big)).toBe(true);
@@ -240,21 +239,7 @@ describe('relaySavedImage', () => {
   it('sends a layer that is already gzip as it is', async () => {
     const gz = gzipSync(layer1);
     const { relay, blobs } = memoryRelay();
-    const m = await relaySavedImage(
-      archive([
-        [`blobs/sha256/${sha256(gz).slice(7)}`, gz],
-        [`blobs/sha256/${configHex}`, config],
-        [
-          'manifest.json',
-          Buffer.from(
-            JSON.stringify([
-              { Config: `blobs/sha256/${configHex}`, Layers: [`blobs/sha256/${sha256(gz).slice(7)}`] },
-            ]),
-          ),
-        ],
-      ]),
-      relay,
-    );
+    const m = await relaySavedImage(ociArchive(config, [gz]), relay);
     const body = JSON.parse(m.body.toString('utf8'));
     expect(body.layers[0].digest).toBe(sha256(gz));
     expect(blobs.get(sha256(gz))!.equals(gz)).toBe(true);
