@@ -1,4 +1,4 @@
-import { DockerError } from './docker.js';
+import { DockerError } from './docker/cli.js';
 import { messageOf } from './errors.js';
 import { RegistryError } from './registry/retry.js';
 

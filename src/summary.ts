@@ -1,5 +1,5 @@
 import type { HeldBack } from './forward.js';
-import type { Report } from './push.js';
+import type { Report } from './engine/push.js';
 
 export interface SummaryData {
   version: string;

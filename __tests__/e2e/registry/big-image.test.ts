@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { silentLogger } from '../../../src/log.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { staticCredentials } from '../../../src/registry/credentials.js';
-import { pushSavedImage } from '../../../src/registry/upload.js';
+import { pushSavedImage } from '../../../src/engine/upload.js';
 
 /** Opt-in (slow: builds and pushes a 300 MB image): REGISTRY_E2E_BIG=1. */
 const env = process.env;

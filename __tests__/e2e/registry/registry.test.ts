@@ -8,11 +8,11 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from '../../../src/log.js';
 import { RegistryClient } from '../../../src/registry/client.js';
-import { copyImage, putTags } from '../../../src/registry/copy.js';
+import { copyImage, putTags } from '../../../src/engine/copy.js';
 import { staticCredentials } from '../../../src/registry/credentials.js';
 import { buildImageIndex } from '../../../src/registry/oci.js';
 import { RegistryError, type RetryPolicy } from '../../../src/registry/retry.js';
-import { pushSavedImage, type PushedImage } from '../../../src/registry/upload.js';
+import { pushSavedImage, type PushedImage } from '../../../src/engine/upload.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/faultproxy.js';
 
 const env = process.env;

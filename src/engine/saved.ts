@@ -19,7 +19,7 @@ import { crc32, deflateRawSync, gzip as gzipCallback } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
-import { MEDIA_TYPES, readAll, sha256Digest, type Manifest } from './client.js';
+import { MEDIA_TYPES, readAll, sha256Digest, type Manifest } from '../registry/client.js';
 import type { PushRelay, RelayTarget } from './relay.js';
 
 const gzip = promisify(gzipCallback);

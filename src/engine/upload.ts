@@ -6,9 +6,9 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { MEDIA_TYPES } from './client.js';
+import { MEDIA_TYPES } from '../registry/client.js';
 import { mapLimit } from './copy.js';
-import { platformOfConfig, type Platform } from './oci.js';
+import { platformOfConfig, type Platform } from '../registry/oci.js';
 import { PushRelay, type RelayTarget } from './relay.js';
 import { relaySavedImage } from './saved.js';
 

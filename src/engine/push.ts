@@ -1,11 +1,11 @@
-import type { Docker } from './docker.js';
-import { messageOf } from './errors.js';
-import { explainFailure } from './explain.js';
-import type { Logger } from './log.js';
-import type { Manifest, RegistryClient } from './registry/client.js';
-import { mapLimit } from './registry/copy.js';
-import { PushRelay, type RelayTarget } from './registry/relay.js';
-import { knownBlobs, relaySavedImage } from './registry/saved.js';
+import type { Docker } from '../docker/cli.js';
+import { messageOf } from '../errors.js';
+import { explainFailure } from '../explain.js';
+import type { Logger } from '../log.js';
+import type { Manifest, RegistryClient } from '../registry/client.js';
+import { mapLimit } from './copy.js';
+import { PushRelay, type RelayTarget } from './relay.js';
+import { knownBlobs, relaySavedImage } from './saved.js';
 
 /** One image name and the tags it gets, with the registry that holds it. */
 export interface Target {

@@ -1,12 +1,12 @@
-import type { Docker } from './docker.js';
-import { messageOf } from './errors.js';
-import { explainFailure } from './explain.js';
-import type { Logger } from './log.js';
+import type { Docker } from '../docker/cli.js';
+import { messageOf } from '../errors.js';
+import { explainFailure } from '../explain.js';
+import type { Logger } from '../log.js';
 import type { Report, Target } from './push.js';
-import { readAll, type RegistryClient } from './registry/client.js';
-import { copyImage, isIndexMediaType, mapLimit } from './registry/copy.js';
-import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from './registry/oci.js';
-import { pushSavedImage } from './registry/upload.js';
+import { readAll, type RegistryClient } from '../registry/client.js';
+import { copyImage, isIndexMediaType, mapLimit } from './copy.js';
+import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from '../registry/oci.js';
+import { pushSavedImage } from './upload.js';
 
 type Clients = (registry: string) => RegistryClient;
 

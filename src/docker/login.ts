@@ -2,12 +2,12 @@ import { chmod, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Docker, DockerError } from './docker.js';
-import type { RegistryLogin } from './inputs.js';
-import type { Logger } from './log.js';
-import type { RegistryClient } from './registry/client.js';
-import { type RetryPolicy, isRetryableDockerError, withRetry } from './registry/retry.js';
-import { explainLoginFailure } from './explain.js';
+import { Docker, DockerError } from './cli.js';
+import type { RegistryLogin } from '../inputs.js';
+import type { Logger } from '../log.js';
+import type { RegistryClient } from '../registry/client.js';
+import { type RetryPolicy, isRetryableDockerError, withRetry } from '../registry/retry.js';
+import { explainLoginFailure } from '../explain.js';
 
 /**
  * A Docker config directory of our own (0700, config 0600) under RUNNER_TEMP, so parallel jobs

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 
 /** A docker CLI call that exited non-zero; `stderr` is what docker said. */
 export class DockerError extends Error {

@@ -1,11 +1,11 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Docker, DockerError } from './docker.js';
-import { InputError } from './errors.js';
-import type { Inputs } from './inputs.js';
-import type { Logger } from './log.js';
-import { type Platform, parsePlatform, platformString } from './registry/oci.js';
+import { type Docker, DockerError } from './cli.js';
+import { InputError } from '../errors.js';
+import type { Inputs } from '../inputs.js';
+import type { Logger } from '../log.js';
+import { type Platform, parsePlatform, platformString } from '../registry/oci.js';
 
 export interface BuildOptions extends Pick<
   Inputs,

@@ -3,14 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import type { PushRelay } from '../../../src/registry/relay.js';
-import {
-  gzipPieces,
-  levelFor,
-  PIECE_BYTES,
-  relaySavedImage,
-  storedGzip,
-} from '../../../src/registry/saved.js';
+import type { PushRelay } from '../../../src/engine/relay.js';
+import { gzipPieces, levelFor, PIECE_BYTES, relaySavedImage, storedGzip } from '../../../src/engine/saved.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

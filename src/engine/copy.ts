@@ -1,7 +1,7 @@
 /** Registry-to-registry image copy and tag helpers, byte-exact (digests never change). */
 import type { Logger } from '../log.js';
-import { MEDIA_TYPES, mediaTypeOf, type Manifest, type RegistryClient } from './client.js';
-import { refString } from './reference.js';
+import { MEDIA_TYPES, mediaTypeOf, type Manifest, type RegistryClient } from '../registry/client.js';
+import { refString } from '../registry/reference.js';
 
 export interface Descriptor {
   mediaType?: string;

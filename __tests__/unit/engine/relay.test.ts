@@ -4,7 +4,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegistryClient } from '../../../src/registry/client.js';
-import { PushRelay, type RelayTarget } from '../../../src/registry/relay.js';
+import { PushRelay, type RelayTarget } from '../../../src/engine/relay.js';
 import { RegistryError } from '../../../src/registry/retry.js';
 import { tempDir } from '../../helpers/tmp.js';
 

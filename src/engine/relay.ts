@@ -12,8 +12,8 @@ import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RegistryClient } from './client.js';
-import { RegistryError } from './retry.js';
+import type { RegistryClient } from '../registry/client.js';
+import { RegistryError } from '../registry/retry.js';
 
 export interface RelayTarget {
   client: RegistryClient;
