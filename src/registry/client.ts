@@ -19,6 +19,8 @@ import {
   withRetry,
   type RetryPolicy,
 } from './retry.js';
+import { AccessDeniedError } from './denied.js';
+import { TokenCache, challengeError, grantsPush, tokenExpiry, type CachedToken } from './tokens.js';
 
 export const MEDIA_TYPES = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -92,9 +94,10 @@ interface SendOptions {
 
 type Challenge = { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service?: string };
 
-interface CachedToken {
-  token: string;
-  expiresAt: number;
+/** An Authorization header, and the bearer token in it (so a 401 drops exactly the token sent). */
+interface Authz {
+  header: string;
+  token?: string;
 }
 
 export function sha256Digest(data: Buffer | string): string {
@@ -173,7 +176,7 @@ export class RegistryClient {
   private readonly httpsAgent: https.Agent;
   private challenge?: Challenge;
   private credential?: Promise<Credential | undefined>;
-  private readonly tokens = new Map<string, Promise<CachedToken>>();
+  private readonly tokens = new TokenCache();
 
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry;
@@ -251,8 +254,18 @@ export class RegistryClient {
         drain(res);
       } else {
         const scopes = scopesOf({ repo: repository, push: true });
-        this.tokens.delete(scopes.join(' '));
-        await this.token(challenge, scopes);
+        // Fetched afresh: this proves the credentials, a cached token proves nothing.
+        this.tokens.forget(scopes.join(' '));
+        const t = await this.tokens.get(scopes.join(' '), () => this.fetchToken(challenge, scopes));
+        // A token server that leaves push out says "logged in, but not allowed here".
+        if (repository && grantsPush(t.token, repository) === false)
+          throw new AccessDeniedError({
+            registry: this.registry,
+            repository,
+            action: 'push',
+            said: 'the token server granted no push access',
+            ...(cred && 'username' in cred ? { user: cred.username } : {}),
+          });
       }
     });
   }
@@ -571,36 +584,21 @@ export class RegistryClient {
   }
 
   /** Authorization header for the current challenge, fetching a token when needed. */
-  private async authorization(access: Access | undefined): Promise<string | undefined> {
+  private async authorization(access: Access | undefined): Promise<Authz | undefined> {
     const challenge = this.challenge;
     if (!challenge) return undefined;
     const cred = await this.getCredential();
     if (challenge.scheme === 'basic') {
       if (!cred || !('username' in cred)) return undefined;
-      return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+      return { header: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}` };
     }
     let scopes = scopesOf(access);
     if (access && !access.push && !access.mountFrom) {
       const pushScopes = scopesOf({ ...access, push: true });
       if (this.tokens.has(pushScopes.join(' '))) scopes = pushScopes; // a push token also reads
     }
-    return `Bearer ${(await this.token(challenge, scopes)).token}`;
-  }
-
-  private async token(challenge: Challenge & { scheme: 'bearer' }, scopes: string[]): Promise<CachedToken> {
-    const key = scopes.join(' ');
-    const cached = this.tokens.get(key);
-    if (cached) {
-      const t = await cached.catch(() => undefined);
-      if (t && t.expiresAt > Date.now()) return t;
-      if (this.tokens.get(key) === cached) this.tokens.delete(key);
-    }
-    const p = this.fetchToken(challenge, scopes);
-    this.tokens.set(key, p);
-    p.catch(() => {
-      if (this.tokens.get(key) === p) this.tokens.delete(key);
-    });
-    return p;
+    const t = await this.tokens.get(scopes.join(' '), () => this.fetchToken(challenge, scopes));
+    return { header: `Bearer ${t.token}`, token: t.token };
   }
 
   private async fetchToken(
@@ -610,6 +608,7 @@ export class RegistryClient {
     const cred = await this.getCredential();
     const url = new URL(challenge.realm);
     const what = `GET token ${url.host}${url.pathname} for ${scopes.join(' ') || 'registry'}`;
+    const requestedAt = Date.now();
     let res: IncomingMessage;
     if (cred && 'identityToken' in cred) {
       const form = new URLSearchParams({
@@ -648,8 +647,7 @@ export class RegistryClient {
         retryable: false,
       });
     }
-    const lifetime = Math.max(30, body.expires_in ?? 60) * 1000;
-    return { token, expiresAt: Date.now() + lifetime - 15_000 };
+    return { token, expiresAt: tokenExpiry(body.expires_in, requestedAt) };
   }
 
   /**
@@ -677,12 +675,21 @@ export class RegistryClient {
     let url = typeof o.url === 'string' ? new URL(this.baseUrl + o.url) : o.url;
     const useAuth = o.auth !== false;
     let res: IncomingMessage | undefined;
+    let authz: Authz | undefined;
     for (let round = 0; round < 2; round++) {
       const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...o.headers };
-      const authz = useAuth ? await this.authorization(o.access) : undefined;
-      if (authz) headers.Authorization = authz;
+      authz = useAuth ? await this.authorization(o.access) : undefined;
+      if (authz) headers.Authorization = authz.header;
       res = await this.raw(o.method, url, headers, o.body);
-      if (res.statusCode !== 401 || !useAuth || round > 0) break;
+      if (res.statusCode !== 401 || !useAuth) break;
+      // Known, but not allowed this: the token server would grant the same again. Fail now.
+      if (
+        o.access &&
+        authz?.token &&
+        challengeError(res.headers['www-authenticate']) === 'insufficient_scope'
+      )
+        throw await this.denied(o, res, `${o.what} answered 401 insufficient_scope`);
+      if (round > 0) break;
       // 401: learn the challenge and try once more, unless we already sent what it asks for.
       const before = this.challenge;
       const challenge = parseChallenge(res.headers['www-authenticate']);
@@ -694,11 +701,20 @@ export class RegistryClient {
       }
       drain(res);
       this.noteChallenge(res.headers);
-      if (authz && challenge.scheme === 'bearer' && before?.scheme === 'bearer') {
-        this.tokens.delete(scopesOf(o.access).join(' ')); // expired or revoked: one fresh token
+      if (authz?.token && challenge.scheme === 'bearer' && before?.scheme === 'bearer') {
+        // Expired or revoked: forget the very token sent (a read may have sent the push
+        // token), so the second round fetches a fresh one instead of resending it.
+        this.tokens.drop(authz.token);
       }
     }
     res = res!;
+    if (
+      res.statusCode === 401 &&
+      authz?.token &&
+      o.access?.push &&
+      grantsPush(authz.token, o.access.repo) === false
+    )
+      throw await this.denied(o, res, `${o.what} answered 401 and the token grants no push`);
     for (let hops = 0; o.followRedirects && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0); hops++) {
       const location = headerValue(res.headers, 'location');
       if (!location || hops >= 5) break;
@@ -706,14 +722,30 @@ export class RegistryClient {
       const next = new URL(location, url);
       const headers: Record<string, string> = { 'User-Agent': this.userAgent };
       if (next.origin === url.origin) {
-        const authz = await this.authorization(o.access);
-        if (authz) headers.Authorization = authz;
+        const again = await this.authorization(o.access);
+        if (again) headers.Authorization = again.header;
       }
       url = next;
       res = await this.raw(o.method === 'HEAD' ? 'HEAD' : 'GET', url, headers, undefined);
     }
     if (o.ok.includes(res.statusCode ?? 0)) return res;
     throw await this.httpError(o, res);
+  }
+
+  /** The user is known but may not do this to `o.access.repo`: never retried, never "log in". */
+  private async denied(o: SendOptions, res: IncomingMessage, said: string): Promise<AccessDeniedError> {
+    drain(res);
+    const cred = await this.getCredential().catch(() => undefined);
+    const access = o.access!;
+    return new AccessDeniedError({
+      registry: this.registry,
+      repository: access.repo,
+      action: access.push ? 'push' : 'pull',
+      said: access.mountFrom ? `${said}, mounting from ${access.mountFrom}` : said,
+      ...(res.statusCode ? { status: res.statusCode } : {}),
+      ...(o.ref ? { ref: o.ref } : {}),
+      ...(cred && 'username' in cred ? { user: cred.username } : {}),
+    });
   }
 
   private async httpError(o: SendOptions, res: IncomingMessage): Promise<RegistryError> {
@@ -737,6 +769,10 @@ export class RegistryClient {
       }
     } else {
       drain(res);
+    }
+    if (status === 403 && o.access) {
+      drain(res);
+      return this.denied(o, res, `${o.what} answered 403${detail}`);
     }
     if (!code && status === 401) code = 'UNAUTHORIZED';
     if (!code && status === 403) code = 'DENIED';
