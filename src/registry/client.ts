@@ -134,6 +134,19 @@ function scopesOf(access: Access | undefined): string[] {
   return scopes;
 }
 
+/**
+ * Why a 401 to a bearer token means "known, but not allowed" (asking the token server again
+ * would get the same grant), or undefined when the token may just have expired.
+ */
+function deniedBy(o: SendOptions, res: IncomingMessage, authz: Authz | undefined): string | undefined {
+  if (!o.access || !authz?.token) return undefined;
+  if (challengeError(res.headers['www-authenticate']) === 'insufficient_scope')
+    return `${o.what} answered 401 insufficient_scope`;
+  if (o.access.push && grantsPush(authz.token, o.access.repo) === false)
+    return `${o.what} answered 401 and the token grants no push`;
+  return undefined;
+}
+
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -675,46 +688,17 @@ export class RegistryClient {
     let url = typeof o.url === 'string' ? new URL(this.baseUrl + o.url) : o.url;
     const useAuth = o.auth !== false;
     let res: IncomingMessage | undefined;
-    let authz: Authz | undefined;
     for (let round = 0; round < 2; round++) {
       const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...o.headers };
-      authz = useAuth ? await this.authorization(o.access) : undefined;
+      const authz = useAuth ? await this.authorization(o.access) : undefined;
       if (authz) headers.Authorization = authz.header;
       res = await this.raw(o.method, url, headers, o.body);
       if (res.statusCode !== 401 || !useAuth) break;
-      // Known, but not allowed this: the token server would grant the same again. Fail now.
-      if (
-        o.access &&
-        authz?.token &&
-        challengeError(res.headers['www-authenticate']) === 'insufficient_scope'
-      )
-        throw await this.denied(o, res, `${o.what} answered 401 insufficient_scope`);
-      if (round > 0) break;
-      // 401: learn the challenge and try once more, unless we already sent what it asks for.
-      const before = this.challenge;
-      const challenge = parseChallenge(res.headers['www-authenticate']);
-      if (!challenge) break;
-      if (authz && challenge.scheme === 'basic' && before?.scheme === 'basic') break; // wrong password
-      if (challenge.scheme === 'basic') {
-        const cred = await this.getCredential();
-        if (!cred || !('username' in cred)) break; // nothing to answer with
-      }
-      drain(res);
-      this.noteChallenge(res.headers);
-      if (authz?.token && challenge.scheme === 'bearer' && before?.scheme === 'bearer') {
-        // Expired or revoked: forget the very token sent (a read may have sent the push
-        // token), so the second round fetches a fresh one instead of resending it.
-        this.tokens.drop(authz.token);
-      }
+      const denied = deniedBy(o, res, authz);
+      if (denied) throw await this.denied(o, res, denied);
+      if (round > 0 || !(await this.answerChallenge(res, authz))) break;
     }
     res = res!;
-    if (
-      res.statusCode === 401 &&
-      authz?.token &&
-      o.access?.push &&
-      grantsPush(authz.token, o.access.repo) === false
-    )
-      throw await this.denied(o, res, `${o.what} answered 401 and the token grants no push`);
     for (let hops = 0; o.followRedirects && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0); hops++) {
       const location = headerValue(res.headers, 'location');
       if (!location || hops >= 5) break;
@@ -730,6 +714,28 @@ export class RegistryClient {
     }
     if (o.ok.includes(res.statusCode ?? 0)) return res;
     throw await this.httpError(o, res);
+  }
+
+  /**
+   * Learns a 401's challenge; true when a second round is worth sending: credentials the first
+   * did not carry, or a fresh token in place of the expired or revoked one just sent.
+   */
+  private async answerChallenge(res: IncomingMessage, authz: Authz | undefined): Promise<boolean> {
+    const before = this.challenge;
+    const challenge = parseChallenge(res.headers['www-authenticate']);
+    if (!challenge) return false;
+    if (authz && challenge.scheme === 'basic' && before?.scheme === 'basic') return false; // wrong password
+    if (challenge.scheme === 'basic') {
+      const cred = await this.getCredential();
+      if (!cred || !('username' in cred)) return false; // nothing to answer with
+    }
+    drain(res);
+    this.noteChallenge(res.headers);
+    // Forget the very token sent (a read may have sent the push token), not the one the
+    // request's own scopes name: otherwise the second round would send the same dead token.
+    if (authz?.token && challenge.scheme === 'bearer' && before?.scheme === 'bearer')
+      this.tokens.drop(authz.token);
+    return true;
   }
 
   /** The user is known but may not do this to `o.access.repo`: never retried, never "log in". */
