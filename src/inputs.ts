@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from './errors.js';
 import type { MetaInputs } from './meta/index.js';
+import { parseProvenance, type ProvenanceOptions } from './provenance/predicate.js';
 
 export interface RegistryLogin {
   registry: string;
@@ -35,6 +36,8 @@ export interface Inputs extends MetaInputs {
   latestForwardOnly: boolean;
   retryAttempts: number;
   retryTimeoutSeconds: number;
+  /** SLSA provenance to attach (BuildKit's `provenance` values); undefined when off. */
+  provenance?: ProvenanceOptions;
 }
 
 /** A list input: one item a line or comma-separated, blank and `#` lines dropped. */
@@ -195,6 +198,14 @@ export function getInputs(noSecrets = false): Inputs {
     if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
       throw new InputError('build-args', a, 'each line must be NAME=value');
 
+  const provenanceInput = runner.getInput('provenance');
+  let provenance: ProvenanceOptions | undefined;
+  try {
+    provenance = parseProvenance(provenanceInput);
+  } catch (err) {
+    throw new InputError('provenance', provenanceInput, (err as Error).message);
+  }
+
   const sep = (name: string) => {
     const v = runner.getInput(name, { trimWhitespace: false });
     return v === '' ? '\n' : v;
@@ -227,5 +238,6 @@ export function getInputs(noSecrets = false): Inputs {
     latestForwardOnly: bool('latest-forward-only', true),
     retryAttempts: positiveInt('retry-attempts', 5),
     retryTimeoutSeconds: positiveInt('retry-timeout', 90),
+    provenance,
   };
 }

@@ -13,12 +13,17 @@ import { mergeDigests, publishPlatforms } from './engine/platforms.js';
 import type { Logger } from './log.js';
 import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
 import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './engine/push.js';
+import type { RelayTarget } from './engine/relay.js';
+import type { SavedImage } from './engine/saved.js';
 import { RegistryClient } from './registry/client.js';
 import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
 import * as runner from './runner.js';
 import { renderSummary, type SummaryData } from './summary.js';
+import { ProvenanceRecorder } from './provenance/recorder.js';
+import { type Attester, indexWithAttestation, makeAttester } from './engine/attest.js';
+import { platformOfConfig } from './registry/oci.js';
 
 const logger: Logger = {
   debug: (m) => runner.debug(m),
@@ -148,6 +153,8 @@ export async function publish(): Promise<void> {
     });
     tagsFinal.catch(() => undefined);
 
+    const recorder = inputs.provenance ? new ProvenanceRecorder(docker, inputs, meta.labels, env) : undefined;
+    await recorder?.started();
     const images: { platform: string; id: string }[] = [];
     if (inputs.mergeDigests.length === 0) {
       if (inputs.source) images.push({ platform: platforms[0] ?? '', id: imageId });
@@ -170,6 +177,7 @@ export async function publish(): Promise<void> {
               logger,
             );
             images.push({ platform, id });
+            await recorder?.built(platform);
             runner.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
           } finally {
             runner.endGroup();
@@ -185,21 +193,32 @@ export async function publish(): Promise<void> {
     }
 
     report = newReport();
+    const attest = recorder && attesterOf(inputs, recorder, targets, report);
+    summary.provenance = inputs.provenance;
     if (inputs.mergeDigests.length || multi) {
       await tagsFinal;
       if (inputs.mergeDigests.length)
-        await mergeDigests(inputs.mergeDigests, targets, clients, logger, report);
+        await mergeDigests(inputs.mergeDigests, targets, clients, logger, report, attest);
       else
         await publishPlatforms(
           docker,
           images,
           targets,
           clients,
-          { tmpDir: tmp, byDigest, log: logger },
+          { tmpDir: tmp, byDigest, log: logger, attest },
           report,
         );
     } else {
-      const opts = { log: logger, tagsFinal, tmpDir: tmp };
+      const r = report;
+      const opts = {
+        log: logger,
+        tagsFinal,
+        tmpDir: tmp,
+        root: attest
+          ? (image: SavedImage, to: RelayTarget[]) =>
+              indexWithAttestation(attest, { ...image, platform: platformOfConfig(image.config) }, to, r)
+          : undefined,
+      };
       await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
     }
     assertAllPushed(report);
@@ -211,6 +230,28 @@ export async function publish(): Promise<void> {
       runner.warning(`Could not write the job summary: ${messageOf(err)}`);
     });
   }
+}
+
+/** Attaches provenance to what is pushed, naming every image:tag (or image alone, by digest). */
+function attesterOf(
+  inputs: Inputs,
+  recorder: ProvenanceRecorder,
+  targets: Target[],
+  report: Report,
+): Attester {
+  const tokens = [...inputs.logins.map((l) => l.password), runner.getInput('github-token')];
+  const forms = inputs.logins.map((l) => Buffer.from(`${l.username}:${l.password}`).toString('base64'));
+  return makeAttester({
+    options: inputs.provenance!,
+    factsFor: (p) => recorder.factsFor(p),
+    refs: () =>
+      targets.flatMap((t) =>
+        inputs.pushByDigest ? [{ name: t.name }] : t.tags.map((tag) => ({ name: t.name, tag })),
+      ),
+    secrets: [...tokens, ...forms].filter(Boolean),
+    log: logger,
+    report,
+  });
 }
 
 /** Leaves floating tags alone when the registry already holds a newer release. */
@@ -261,6 +302,7 @@ function setOutputs(
     'metadata',
     JSON.stringify({
       platforms: report?.platforms ?? {},
+      attestations: report?.attestations ?? {},
       heldBack: summary.heldBack,
       failed: report?.failed ?? [],
     }),
