@@ -198,6 +198,29 @@ describe('provenance: true on a release', () => {
       for (const s of secrets) expect(bytes.toString('latin1')).not.toContain(s);
   });
 
+  it('names each base image with the digest it was pulled by (multi-stage, pull, one platform)', async () => {
+    const baseRepo = uniqueRepo('provbase');
+    const base = await publish(baseRepo, { source: 'local/busybox' }, 'v1.0.0');
+    expect(base.code).toBe(0);
+    const baseRef = `${bed.reg1}/${baseRepo}:1.0.0`;
+    const repo = uniqueRepo('provfrom');
+    const dockerfile = `FROM ${baseRef} AS tools\nFROM scratch\nLABEL x=y\nCOPY --from=tools /bin/busybox /busybox\n`;
+    const r = await publish(repo, {
+      context: makeContext(16, dockerfile),
+      platforms: 'linux/amd64',
+      pull: 'true',
+      provenance: 'mode=max',
+    });
+    expect(r.code).toBe(0);
+    const { images, attestations } = await indexOf(reg1, repo, '1.2.3');
+    const p = (await statementOf(reg1, repo, attestations[0], images[0])).predicate;
+    expect(p.materials).toContainEqual({
+      uri: `pkg:docker/${bed.reg1}/${baseRepo}@1.0.0?platform=linux%2Famd64`,
+      digest: { sha256: base.outputs.digest.replace('sha256:', '') },
+    });
+    expect((await skopeo.config(`${bed.reg1}/${repo}:1.2.3`, 'amd64')).config.Labels.x).toBe('y');
+  });
+
   it('without the input nothing changes: the tag names the image manifest itself', async () => {
     const repo = uniqueRepo('noprov');
     const r = await publish(repo, { context: makeContext(2048) });
