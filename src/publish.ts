@@ -13,8 +13,6 @@ import { mergeDigests, publishPlatforms } from './engine/platforms.js';
 import type { Logger } from './log.js';
 import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
 import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './engine/push.js';
-import type { RelayTarget } from './engine/relay.js';
-import type { SavedImage } from './engine/saved.js';
 import { RegistryClient } from './registry/client.js';
 import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
@@ -22,8 +20,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
 import * as runner from './runner.js';
 import { renderSummary, type SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
-import { type Attester, indexWithAttestation, makeAttester } from './engine/attest.js';
-import { platformOfConfig } from './registry/oci.js';
+import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
 
 const logger: Logger = {
   debug: (m) => runner.debug(m),
@@ -100,6 +97,11 @@ export async function publish(): Promise<void> {
       for (const p of plan) runner.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
       for (const [k, v] of Object.entries(meta.labels)) runner.info(`  label ${k}=${v}`);
       for (const a of meta.annotations) runner.info(`  annotation ${a}`);
+      const p = inputs.provenance;
+      if (p)
+        runner.info(
+          `  would attach SLSA ${p.version} provenance (mode=${p.mode}); the tags would name an index`,
+        );
       return;
     }
     const policy = retryPolicy(inputs);
@@ -209,16 +211,7 @@ export async function publish(): Promise<void> {
           report,
         );
     } else {
-      const r = report;
-      const opts = {
-        log: logger,
-        tagsFinal,
-        tmpDir: tmp,
-        root: attest
-          ? (image: SavedImage, to: RelayTarget[]) =>
-              indexWithAttestation(attest, { ...image, platform: platformOfConfig(image.config) }, to, r)
-          : undefined,
-      };
+      const opts = { log: logger, tagsFinal, tmpDir: tmp, root: attest && attestedRoot(attest, report) };
       await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
     }
     assertAllPushed(report);

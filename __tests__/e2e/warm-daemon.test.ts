@@ -4,9 +4,11 @@
  * other platform's images of the same Dockerfile in the daemon and its cache, as a self-hosted
  * runner's warm daemon does. Every result is read back with skopeo, per platform.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import {
   events,
@@ -19,6 +21,8 @@ import {
   type Env,
 } from './harness.js';
 import { Skopeo } from './skopeo.js';
+
+const run = promisify(execFile);
 
 const DOCKERFILE = [
   'FROM scratch',
@@ -125,17 +129,19 @@ describe('real Dockerfiles on a warm daemon (classic builder)', () => {
     }
   });
 
-  it('two jobs of one runner build the same Dockerfile for both platforms at once', async () => {
+  it('two jobs of one runner build the same Dockerfile at once, on a platform the daemon has not seen', async () => {
+    // No empty ppc64le base yet (on a fresh test bed): both jobs create it at the same time.
+    await run('docker', ['image', 'rm', 'publish-image/scratch:linux-ppc64le']).catch(() => undefined);
     const context = realContext();
     const repos = [uniqueRepo('warmpar'), uniqueRepo('warmpar')];
     const runs = await Promise.all(
       repos.map((repo, i) =>
-        publish(repo, { context, platforms: i ? 'linux/arm64,linux/amd64' : 'linux/amd64,linux/arm64' }),
+        publish(repo, { context, platforms: i ? 'linux/arm64,linux/ppc64le' : 'linux/ppc64le,linux/arm64' }),
       ),
     );
     for (const [i, r] of runs.entries()) {
       expect({ i, code: r.code, log: r.code ? r.log : '' }).toEqual({ i, code: 0, log: '' });
-      await expectIndexOf(`${bed.reg1}/${repos[i]}:1.0.0`, ['amd64', 'arm64']);
+      await expectIndexOf(`${bed.reg1}/${repos[i]}:1.0.0`, ['arm64', 'ppc64le']);
     }
   });
 });

@@ -7,7 +7,14 @@
 import { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { MEDIA_TYPES, type Manifest } from '../registry/client.js';
-import { buildImageIndex, type IndexEntry, type Platform, platformString } from '../registry/oci.js';
+import {
+  buildImageIndex,
+  type IndexEntry,
+  type Platform,
+  platformOfConfig,
+  platformString,
+} from '../registry/oci.js';
+import type { SavedImage } from './saved.js';
 import { attestationEntry, attestationManifest } from '../provenance/layout.js';
 import type { BuildFacts, ProvenanceOptions } from '../provenance/predicate.js';
 import { provenanceStatement } from '../provenance/statement.js';
@@ -79,4 +86,10 @@ export async function indexWithAttestation(
     entry,
   ]);
   return { body: index.body, digest: index.digest, mediaType: MEDIA_TYPES.ociIndex };
+}
+
+/** publishLocalImage's `root` hook: the tags name the index over the image and its attestation. */
+export function attestedRoot(attester: Attester, report: Report) {
+  return (image: SavedImage, targets: PushTarget[]): Promise<Manifest> =>
+    indexWithAttestation(attester, { ...image, platform: platformOfConfig(image.config) }, targets, report);
 }
