@@ -233,8 +233,11 @@ describe('provenance: true on a release', () => {
   });
 
   it('refuses a provenance value that means nothing, naming the input, before any work', async () => {
-    const r = await publish(uniqueRepo('provbad'), { context: makeContext(), provenance: 'mode=maximum' });
+    const repo = uniqueRepo('provbad');
+    const r = await publish(repo, { context: makeContext(), provenance: 'mode=maximum' });
     expect(r.code).not.toBe(0);
+    expect(r.log).not.toContain('Logged in to');
+    expect(await reg1.tags(repo)).toEqual([]);
     expect(r.log).toMatch(
       /::error::Input "provenance": must be false, true, mode=min or mode=max.*mode=maximum/,
     );
@@ -309,5 +312,23 @@ describe('provenance with several platforms', () => {
     expect(merged.summary).toContain('**Provenance:** attached');
     const config = await skopeo.config(`${bed.reg1}/${repo}:1.2.3`, 'arm64');
     expect(config.architecture).toBe('arm64');
+  });
+
+  it('a merge asked for provenance whose legs have none says so, and attaches nothing', async () => {
+    const repo = uniqueRepo('provbare');
+    const context = makeContext(1024);
+    const legs: string[] = [];
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      const leg = await publish(repo, { context, platforms: platform, 'push-by-digest': 'true' });
+      expect(leg.code).toBe(0);
+      legs.push(leg.outputs.digest);
+    }
+    const merged = await publish(repo, { 'merge-digests': legs.join('\n'), provenance: 'true' });
+    expect(merged.code).toBe(0);
+    expect(merged.log).toMatch(
+      /::warning::provenance is on, but the per-platform jobs pushed linux\/amd64, linux\/arm64 without it/,
+    );
+    expect((await indexOf(reg1, repo, '1.2.3')).attestations).toEqual([]);
+    expect(merged.summary).toContain('**Provenance:** asked for, but none was attached');
   });
 });

@@ -58,8 +58,9 @@ async function scratchArchive(platform: string): Promise<Buffer> {
 export async function scratchBase(docker: Docker, platform: string, dir: string): Promise<string> {
   const id = sha256Digest(scratchConfig(platform));
   try {
-    await docker.run(['image', 'inspect', '--format', '{{.Id}}', id]);
-    await docker.run(['tag', id, scratchTag(platform)]);
+    const { stdout } = await docker.run(['image', 'inspect', '--format', '{{json .RepoTags}}', id]);
+    // Tagged again if someone removed the tag (only tagged images survive `docker image prune`).
+    if (!stdout.includes(`"${scratchTag(platform)}"`)) await docker.run(['tag', id, scratchTag(platform)]);
     return id;
   } catch {
     // Not there yet (a fresh daemon, or pruned): load it.
