@@ -221,6 +221,20 @@ describe('provenance: true on a release', () => {
     expect((await skopeo.config(`${bed.reg1}/${repo}:1.2.3`, 'amd64')).config.Labels.x).toBe('y');
   });
 
+  it('a push of the same image again finds its layers through the attested index and sends none', async () => {
+    const repo = uniqueRepo('provagain');
+    const context = makeContext(300_000);
+    const first = await publish(repo, { context, provenance: 'true' }, 'v1.2.3');
+    expect(first.code).toBe(0);
+    expect(first.log).not.toContain('already holds');
+    const again = await publish(repo, { context, provenance: 'true' }, 'v1.2.3');
+    expect(again.code).toBe(0);
+    expect(again.log).toContain('every registry already holds 1 of the layers');
+    const { images, attestations } = await indexOf(reg1, repo, '1.2.3');
+    expect(images).toHaveLength(1);
+    expect(attestations).toHaveLength(1);
+  });
+
   it('without the input nothing changes: the tag names the image manifest itself', async () => {
     const repo = uniqueRepo('noprov');
     const r = await publish(repo, { context: makeContext(2048) });
