@@ -235,6 +235,25 @@ describe('provenance: true on a release', () => {
     expect(attestations).toHaveLength(1);
   });
 
+  it('version=v1 writes SLSA v1 in an in-toto Statement v1, same layout', async () => {
+    const repo = uniqueRepo('provv1');
+    const r = await publish(repo, { context: makeContext(512), provenance: 'mode=min,version=v1' });
+    expect(r.code).toBe(0);
+    const { images, attestations } = await indexOf(reg1, repo, '1.2.3');
+    const att = (await reg1.manifest(repo, attestations[0].digest))!.body;
+    expect(att.layers[0].annotations['in-toto.io/predicate-type']).toBe('https://slsa.dev/provenance/v1');
+    const statement = await reg1.blobJson(repo, att.layers[0].digest);
+    expect(statement._type).toBe('https://in-toto.io/Statement/v1');
+    expect(statement.subject[0].digest.sha256).toBe(images[0].digest.replace('sha256:', ''));
+    expect(statement.predicate.runDetails.builder.id).toBe(
+      'https://github.com/acme/api/actions/runs/4242/attempts/2',
+    );
+    expect(statement.predicate.buildDefinition.externalParameters.workflow.path).toBe(
+      '.github/workflows/release.yml',
+    );
+    expect(r.summary).toContain('SLSA v1, mode=min');
+  });
+
   it('without the input nothing changes: the tag names the image manifest itself', async () => {
     const repo = uniqueRepo('noprov');
     const r = await publish(repo, { context: makeContext(2048) });

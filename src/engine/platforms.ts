@@ -140,7 +140,10 @@ export async function mergeDigests(
         'give those jobs the provenance input too (the merge job builds nothing to attest)',
     );
   const index = buildImageIndex(entries);
-  log.info(`Merged ${entries.length} platform manifests into ${index.digest}`);
+  const atts = entries.filter(isAttestationEntry).length;
+  log.info(
+    `Merged ${entries.length - atts} platform manifests${atts ? ` and ${atts} attestations` : ''} into ${index.digest}`,
+  );
   // Repositories the per-platform jobs did not push to get the manifests copied in.
   await mapLimit(targets.slice(1), 4, async (t) => {
     for (const e of entries) {
