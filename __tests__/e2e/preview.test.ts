@@ -252,7 +252,7 @@ describe('pull request previews', () => {
 
     const report = JSON.parse(close.outputs.cleanup!) as {
       tags: string[];
-      removed: { ref: string }[];
+      removed: { ref: string; digest?: string; untagged?: string }[];
       left: { ref: string; why: string }[];
     };
     expect(report.tags).toEqual([...pr7Tags].sort());
@@ -264,6 +264,10 @@ describe('pull request previews', () => {
         `ghcr.io/${pkg}:pr-7`,
         `ghcr.io/${pkg}:sha-${A2.slice(0, 7)}`,
       ].sort(),
+    );
+    const untagged = report.removed.find((x) => x.ref === `${bed.reg1}/${repo}:sha-${A1.slice(0, 7)}`);
+    expect(untagged).toEqual(
+      expect.objectContaining({ digest: mainDigest, untagged: expect.stringContaining('main') }),
     );
     const why = (ref: string) => report.left.find((l) => l.ref === ref)?.why ?? '';
     for (const t of pr7Tags) expect(why(`${bed.reg2}/${repo}:${t}`)).toContain('405');

@@ -110,7 +110,10 @@ export async function cleanupPreview(job: CleanupJob): Promise<CleanupReport> {
     ),
   );
   for (const o of outcomes) addOutcome(report, o);
-  for (const r of report.removed) log.info(`  removed ${r.ref}${r.digest ? ` (${r.digest})` : ''}`);
+  for (const r of report.removed)
+    log.info(
+      `  removed ${r.ref}${r.untagged ? ` (untagged; ${r.untagged})` : r.digest ? ` (${r.digest})` : ''}`,
+    );
   for (const l of report.left) log.info(`  left ${l.ref}: ${l.why}`);
   return report;
 }
@@ -125,7 +128,10 @@ export function renderCleanup(r: CleanupReport): string {
   if (r.commitsFallback) lines.push(`Only the head commit was looked at: ${r.commitsFallback}.`, '');
   if (r.removed.length) {
     lines.push('| removed | digest |', '|---|---|');
-    for (const x of r.removed) lines.push(`| \`${x.ref}\` | ${x.digest ? `\`${x.digest}\`` : ''} |`);
+    for (const x of r.removed) {
+      const digest = x.digest ? `\`${x.digest}\`` : '';
+      lines.push(`| \`${x.ref}\` | ${x.untagged ? `untagged only: ${digest} ${x.untagged}` : digest} |`);
+    }
     lines.push('');
   }
   if (r.left.length) {

@@ -88,7 +88,8 @@ export async function cleanDistribution(
         await untag(client, target.repository, tags);
         log.info(`${target.name}: untagged ${tags.join(', ')}; ${digest} stays for ${others.join(', ')}`);
       }
-      for (const t of tags) out.removed.push({ ref: ref(t), digest });
+      const untagged = others.length ? `the digest stays for ${others.join(', ')}` : undefined;
+      for (const t of tags) out.removed.push({ ref: ref(t), digest, ...(untagged ? { untagged } : {}) });
     } catch (err) {
       const why = `could not remove it: ${messageOf(err)}`;
       log.warning(`${target.name}: ${tags.join(', ')} ${why}`);

@@ -4,6 +4,8 @@ export interface Removed {
   ref: string;
   /** The manifest digest it named, when known. */
   digest?: string;
+  /** Set when only the tag went and its digest stays for other tags (the why). */
+  untagged?: string;
 }
 
 export interface Left {
