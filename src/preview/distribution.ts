@@ -19,19 +19,50 @@ export interface RepoTarget {
   repository: string;
 }
 
-/** Each tag's digest, a few at a time (one HEAD per tag). */
-async function digestsOf(client: RegistryClient, repo: string, tags: string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
+
+/** Runs `fn` over `items`, a few at a time. */
+async function eachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < tags.length) {
-      const tag = tags[next++]!;
-      const head = await client.headManifest(repo, tag);
-      if (head) out.set(tag, head.digest);
-    }
+    while (next < items.length) await fn(items[next++]!);
   };
-  await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(8, items.length) }, worker));
+}
+
+/** Each tag's digest and media type (one HEAD per tag). */
+async function headsOf(
+  client: RegistryClient,
+  repo: string,
+  tags: string[],
+): Promise<Map<string, { digest: string; mediaType: string }>> {
+  const out = new Map<string, { digest: string; mediaType: string }>();
+  await eachLimited(tags, async (tag) => {
+    const head = await client.headManifest(repo, tag);
+    if (head) out.set(tag, head);
+  });
   return out;
+}
+
+/**
+ * Digests that the indexes of `tags` list: deleting one of those would break a platform of
+ * an index another tag names, so they count as held by that tag.
+ */
+async function heldByIndexes(
+  client: RegistryClient,
+  repo: string,
+  tags: string[],
+  heads: Map<string, { digest: string; mediaType: string }>,
+): Promise<Map<string, string[]>> {
+  const held = new Map<string, string[]>();
+  const indexes = tags.filter((t) => INDEX_TYPES.includes(heads.get(t)?.mediaType ?? ''));
+  await eachLimited(indexes, async (tag) => {
+    const m = await client.getManifest(repo, heads.get(tag)!.digest);
+    const children =
+      (JSON.parse(m.body.toString('utf8')) as { manifests?: { digest?: string }[] }).manifests ?? [];
+    for (const c of children) if (c.digest) held.set(c.digest, [...(held.get(c.digest) ?? []), tag]);
+  });
+  return held;
 }
 
 /** Points `tags` at a fresh empty manifest and deletes it: the tags go, their old digest stays. */
@@ -72,15 +103,17 @@ export async function cleanDistribution(
     for (const t of present) out.left.push({ ref: ref(t), why: 'the registry has deletes disabled (405)' });
     return out;
   }
-  const digests = await digestsOf(client, target.repository, all);
+  const heads = await headsOf(client, target.repository, all);
   const preview = new Set(present);
+  const outside = all.filter((t) => !preview.has(t));
+  const held = await heldByIndexes(client, target.repository, outside, heads);
   const byDigest = new Map<string, string[]>();
   for (const t of present) {
-    const d = digests.get(t);
+    const d = heads.get(t)?.digest;
     if (d) byDigest.set(d, [...(byDigest.get(d) ?? []), t]);
   }
   for (const [digest, tags] of byDigest) {
-    const others = all.filter((t) => !preview.has(t) && digests.get(t) === digest);
+    const others = [...outside.filter((t) => heads.get(t)?.digest === digest), ...(held.get(digest) ?? [])];
     try {
       if (others.length === 0) {
         await client.deleteManifest(target.repository, digest);
