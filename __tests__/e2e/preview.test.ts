@@ -314,6 +314,19 @@ describe('pull request previews', () => {
     expect(github.packages.get(pkg)).toHaveLength(1);
   });
 
+  it('a fork pull request gets no comment, even when it pushes: its token cannot write', async () => {
+    const repo = uniqueRepo('preview');
+    const before = github.seen.length;
+    const r = await step(repo, prEvent(14, A1, 'opened', { fork: true }), {
+      images: `${bed.reg1}/${repo}`,
+      push: 'true',
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs.pushed).toBe('true');
+    expect(r.log).toContain('comes from a fork, whose token cannot comment');
+    expect(github.seen.slice(before)).toEqual([]);
+  });
+
   it('cleanup: false on a closed pull request removes nothing; dry-run lists what would go', async () => {
     const repo = uniqueRepo('preview');
     let r = await step(repo, prEvent(11, A1, 'opened'), {
