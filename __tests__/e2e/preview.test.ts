@@ -13,6 +13,7 @@ import {
   type Env,
   type Event,
   expectNoLeak,
+  fakeDocker,
   makeContext,
   type RegistryProbe,
   registryAuthOf,
@@ -87,11 +88,16 @@ const apiEnv = () => ({
   DOCKER_METADATA_PR_HEAD_SHA: 'true',
 });
 
-function step(repo: string, event: Event, inputs: Record<string, string> = {}) {
+function step(
+  repo: string,
+  event: Event,
+  inputs: Record<string, string> = {},
+  env: Record<string, string> = {},
+) {
   return runAction({
     event,
     secrets: [...secrets, GH_TOKEN, HUB.password],
-    env: apiEnv(),
+    env: { ...apiEnv(), ...env },
     inputs: {
       images: `${bed.reg1}/${repo}\n${bed.reg2}/${repo}`,
       'registry-auth': registryAuthOf(bed),
@@ -371,8 +377,12 @@ describe('pull_request_target with a fork head', () => {
     const repo = uniqueRepo('target');
     const { dir, head } = gitContext();
     const inputs = { images: `${bed.reg1}/${repo}`, context: dir, 'pr-comment': 'false' };
-    let r = await step(repo, prEvent(12, head, 'synchronize', { fork: true, target: true }), inputs);
+    const docker = fakeDocker(); // records every docker call, and refuses it
+    let r = await step(repo, prEvent(12, head, 'synchronize', { fork: true, target: true }), inputs, {
+      PATH: `${docker.dir}:${process.env.PATH}`,
+    });
     expect(r.code).toBe(1);
+    expect(docker.calls()).toEqual([]);
     expect(r.log).toMatch(
       /^::error::Refusing to build fork code with this repository's credentials: on pull_request_target .* someone\/api/m,
     );
