@@ -54,7 +54,7 @@ function prEvent(
   n: number,
   head: string,
   action: string,
-  o: { fork?: boolean; target?: boolean } = {},
+  o: { fork?: boolean; target?: boolean; mergedAs?: string } = {},
 ): Event {
   return {
     name: o.target ? 'pull_request_target' : 'pull_request',
@@ -67,6 +67,7 @@ function prEvent(
       pull_request: {
         number: n,
         merged: action === 'closed',
+        merge_commit_sha: o.mergedAs ?? sha('7'),
         head: { sha: head, ref: `feature-${n}`, repo: { full_name: o.fork ? 'someone/api' : REPO } },
         base: { ref: 'main', repo: { full_name: REPO } },
       },
@@ -356,6 +357,15 @@ describe('pull request previews', () => {
     expect(r.log).toContain(`would remove ${bed.reg1}/${repo}:pr-11`);
     expect(r.log).toContain(`would remove ${bed.reg1}/${repo}:sha-${A1.slice(0, 7)}`);
     expect(await reg1.tags(repo)).toEqual(['pr-11', `sha-${A1.slice(0, 7)}`]);
+    // Merged by pushing the branch to main: its head commit is main's now, and so is its sha- tag.
+    r = await step(repo, prEvent(11, A1, 'closed', { mergedAs: A1 }), {
+      images: `${bed.reg1}/${repo}`,
+      'dry-run': 'true',
+      context: '/x',
+    });
+    expect(r.code).toBe(0);
+    expect(r.log).toContain(`would remove ${bed.reg1}/${repo}:pr-11`);
+    expect(r.log).not.toContain(`:sha-${A1.slice(0, 7)}`);
   });
 });
 

@@ -86,7 +86,10 @@ export async function cleanupPreview(job: CleanupJob): Promise<CleanupReport> {
     log.warning(
       `Looking only for the sha- tag of the head commit ${pr.headSha.slice(0, 7)}: ${commits.fallback}. sha- tags of earlier pushes to #${pr.number} may stay.`,
     );
-  const tags = previewTags(job.inputs, job.ctx, pr.number, commits.shas, job.metaOptions);
+  // Merged by pushing the branch itself to the base branch, the head commit is now the base
+  // branch's, and so is its sha- tag: leave it.
+  const shas = commits.shas.filter((s) => s !== pr.mergedAs);
+  const tags = previewTags(job.inputs, job.ctx, pr.number, shas, job.metaOptions);
   const report: CleanupReport = {
     pullRequest: pr.number,
     tags,

@@ -10,6 +10,8 @@ export interface PullRequest {
   headRepo: string;
   baseRepo: string;
   fromFork: boolean;
+  /** The commit the merge put on the base branch ('' unless merged). */
+  mergedAs: string;
 }
 
 /** The pull request of a `pull_request` / `pull_request_target` run; undefined otherwise. */
@@ -27,6 +29,7 @@ export function pullRequestOf(eventName: string, payload: Record<string, any>): 
     headRepo,
     baseRepo,
     fromFork: headRepo !== baseRepo,
+    mergedAs: pr.merged === true ? String(pr.merge_commit_sha ?? '') : '',
   };
 }
 

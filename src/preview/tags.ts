@@ -13,11 +13,11 @@ import { readList } from '../meta/list.js';
 import { parseRules } from '../meta/rules.js';
 
 /** Only the rules that name a pull request or a commit: a raw or branch tag is never a preview. */
-function previewRules(tags: string): string {
+function previewRules(tags: string, withSha: boolean): string {
   const lines = readList('tags', tags);
   const rules = parseRules(lines.length ? lines : readList('tags', DEFAULT_TAG_RULES));
   return rules
-    .filter((r) => (r.kind === 'ref' && r.attrs.get('event') === 'pr') || r.kind === 'sha')
+    .filter((r) => (r.kind === 'ref' && r.attrs.get('event') === 'pr') || (withSha && r.kind === 'sha'))
     .map((r) => r.line)
     .join('\n');
 }
@@ -30,12 +30,14 @@ export function previewTags(
   shas: string[],
   opts: MetaOptions,
 ): string[] {
-  const tags = previewRules(inputs.tags);
+  // Without a commit no sha- tag is a preview's: the run's own sha (the merge commit on the
+  // base branch once merged) names the base branch's image.
+  const tags = previewRules(inputs.tags, shas.length > 0);
   if (!tags) return [];
   // latest=false: flavor latest=true would otherwise add `latest`, which no preview owns.
   const flavor = `${inputs.flavor}\nlatest=false`;
   const out = new Set<string>();
-  for (const sha of shas.length ? shas : [ctx.sha]) {
+  for (const sha of shas.length ? shas : ['']) {
     const prCtx: GitHubContext = { ...ctx, eventName: 'pull_request', ref: `refs/pull/${n}/merge`, sha };
     const meta = computeMeta({ ...inputs, tags, flavor }, prCtx, opts);
     for (const t of meta.tagNames) out.add(t);

@@ -43,6 +43,15 @@ describe('the pull request of an event', () => {
     expect(isClosed(pr)).toBe(closed);
   });
 
+  it('knows the commit a merge put on the base branch, only when merged', () => {
+    const merged = { ...payload('closed', 'acme/api') };
+    merged.pull_request = { ...merged.pull_request, merged: true, merge_commit_sha: 'm'.repeat(40) } as never;
+    expect(pullRequestOf('pull_request', merged)!.mergedAs).toBe('m'.repeat(40));
+    const open = payload('closed', 'acme/api');
+    (open.pull_request as Record<string, unknown>).merge_commit_sha = 'm'.repeat(40);
+    expect(pullRequestOf('pull_request', open)!.mergedAs).toBe('');
+  });
+
   it('is none on other events', () => {
     expect(pullRequestOf('push', payload('closed', 'acme/api'))).toBeUndefined();
   });

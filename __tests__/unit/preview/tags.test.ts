@@ -59,6 +59,7 @@ describe("a closed pull request's preview tags, as the rules give them", () => {
     ],
     ['long sha tags', 'type=sha,format=long', '', [A], [`sha-${A}`]],
     ['no pr or sha rule: nothing to remove', 'type=raw,value=edge', '', [A], []],
+    ['no commit known: pr-N only, never the run sha (the merge commit on main)', '', '', [], ['pr-7']],
   ])('%s', (_name, tags, flavor, shas, expected) => {
     expect(previewTags(inputs(tags, flavor), ctx, 7, shas, opts)).toEqual(expected);
   });
