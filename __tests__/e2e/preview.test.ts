@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startGitHubFake, type GitHubFake } from '../helpers/githubfake.js';
 import { startHubFake, type HubFake } from '../helpers/hubfake.js';
@@ -13,7 +12,6 @@ import {
   type Env,
   type Event,
   expectNoLeak,
-  fakeDocker,
   makeContext,
   type RegistryProbe,
   registryAuthOf,
@@ -54,12 +52,12 @@ function prEvent(
   n: number,
   head: string,
   action: string,
-  o: { fork?: boolean; target?: boolean; mergedAs?: string } = {},
+  o: { fork?: boolean; mergedAs?: string } = {},
 ): Event {
   return {
-    name: o.target ? 'pull_request_target' : 'pull_request',
-    ref: o.target ? 'refs/heads/main' : `refs/pull/${n}/merge`,
-    sha: o.target ? M : sha('e'), // the merge commit on pull_request, the base head on _target
+    name: 'pull_request',
+    ref: `refs/pull/${n}/merge`,
+    sha: sha('e'), // GitHub's merge commit
     payload: {
       action,
       number: n,
@@ -366,58 +364,5 @@ describe('pull request previews', () => {
     expect(r.code).toBe(0);
     expect(r.log).toContain(`would remove ${bed.reg1}/${repo}:pr-11`);
     expect(r.log).not.toContain(`:sha-${A1.slice(0, 7)}`);
-  });
-});
-
-/** A build context that is a git checkout; returns it and its HEAD commit. */
-function gitContext(): { dir: string; head: string } {
-  const dir = makeContext();
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-      encoding: 'utf8',
-    }).trim();
-  git('init', '-q');
-  git('add', '.');
-  git('commit', '-q', '-m', 'fork change');
-  return { dir, head: git('rev-parse', 'HEAD') };
-}
-
-describe('pull_request_target with a fork head', () => {
-  it('is refused before anything is built, and built with allow-untrusted-build: true', async () => {
-    const repo = uniqueRepo('target');
-    const { dir, head } = gitContext();
-    const inputs = { images: `${bed.reg1}/${repo}`, context: dir, 'pr-comment': 'false' };
-    const docker = fakeDocker(); // records every docker call, and refuses it
-    let r = await step(repo, prEvent(12, head, 'synchronize', { fork: true, target: true }), inputs, {
-      PATH: `${docker.dir}:${process.env.PATH}`,
-    });
-    expect(r.code).toBe(1);
-    expect(docker.calls()).toEqual([]);
-    expect(r.log).toMatch(
-      /^::error::Refusing to build fork code with this repository's credentials: on pull_request_target .* someone\/api/m,
-    );
-    expect(r.log).toContain('allow-untrusted-build');
-    expect(r.log).not.toContain('::group::Build');
-    expect(await reg1.tags(repo)).toEqual([]);
-
-    r = await step(repo, prEvent(12, head, 'synchronize', { fork: true, target: true }), {
-      ...inputs,
-      'allow-untrusted-build': 'true',
-    });
-    expect(r.code).toBe(0);
-    expect(r.log).toMatch(/::warning::allow-untrusted-build: building someone\/api's code/);
-    expect(await reg1.tags(repo)).toEqual(['pr-12', `sha-${head.slice(0, 7)}`]);
-  });
-
-  it("builds the base repository's own checkout on pull_request_target without the opt-in", async () => {
-    const repo = uniqueRepo('target');
-    const { dir } = gitContext(); // HEAD is not the fork's head commit
-    const r = await step(repo, prEvent(13, sha('9'), 'opened', { fork: true, target: true }), {
-      images: `${bed.reg1}/${repo}`,
-      context: dir,
-      'pr-comment': 'false',
-    });
-    expect(r.code).toBe(0);
-    expect(await reg1.tags(repo)).toContain('pr-13');
   });
 });
