@@ -21,6 +21,7 @@ import * as runner from './runner.js';
 import { renderSummary, type SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
 import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
+import { closePreview, closingPullRequest, commentPublished, guardBuild } from './preview/hooks.js';
 
 const logger: Logger = {
   debug: (m) => runner.debug(m),
@@ -51,8 +52,10 @@ export async function publish(): Promise<void> {
   const payload = readPayload(env);
   const ctx = contextFromEnv(env, payload);
   const noSecrets = noSecretsReason(ctx.eventName, payload, env.GITHUB_ACTOR);
-  const inputs = getInputs(noSecrets !== undefined);
-  const meta = computeMeta(inputs, ctx, metaOptionsFromEnv(env));
+  const closing = closingPullRequest(ctx.eventName, payload);
+  const inputs = getInputs(noSecrets !== undefined, { closing: closing !== undefined });
+  const metaOptions = metaOptionsFromEnv(env);
+  const meta = computeMeta(inputs, ctx, metaOptions);
   for (const w of meta.warnings) runner.warning(w);
   // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
   // for owners with capitals), but say so: the pushed name differs from the one written.
@@ -61,6 +64,18 @@ export async function publish(): Promise<void> {
       `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
     );
   const targets = targetsOf(meta);
+  // A closed pull request builds nothing: its preview is removed instead.
+  if (closing)
+    return closePreview({
+      inputs,
+      targets,
+      ctx,
+      metaOptions,
+      pr: closing,
+      env,
+      userConfigDir: userDockerConfigDir(),
+    });
+  await guardBuild(inputs, ctx.eventName, payload);
   const byDigest = inputs.pushByDigest;
   const loginFor = (registry: string) => inputs.logins.find((l) => l.registry === registry);
 
@@ -216,6 +231,7 @@ export async function publish(): Promise<void> {
     }
     assertAllPushed(report);
     await loggedIn;
+    await commentPublished(inputs, ctx, env, report);
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
@@ -232,7 +248,7 @@ function attesterOf(
   targets: Target[],
   report: Report,
 ): Attester {
-  const tokens = [...inputs.logins.map((l) => l.password), runner.getInput('github-token')];
+  const tokens = [...inputs.logins.map((l) => l.password), inputs.githubToken];
   const forms = inputs.logins.map((l) => Buffer.from(`${l.username}:${l.password}`).toString('base64'));
   return makeAttester({
     options: inputs.provenance!,
