@@ -145,6 +145,19 @@ export interface KnownBlobs {
 
 const LAYER_TYPES = new Set<string>([MEDIA_TYPES.dockerLayerGzip, MEDIA_TYPES.ociLayerGzip, OCI_LAYER_ZSTD]);
 
+/** The one image manifest of an index that holds only it and its attestations (provenance). */
+function imageOfAttestedIndex(body: Buffer): string | undefined {
+  const index = JSON.parse(body.toString('utf8')) as {
+    manifests?: { digest: string; annotations?: Record<string, string> }[];
+  };
+  const images = (index.manifests ?? []).filter(
+    (e) => e.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest',
+  );
+  return images.length === 1 && images.length < (index.manifests?.length ?? 0)
+    ? images[0]!.digest
+    : undefined;
+}
+
 /**
  * What the targets already hold of an image that was pushed before under one of these tags
  * (`main`, `latest`, a tag pushed again): read from those manifests and their configs, then
@@ -159,7 +172,9 @@ export async function knownBlobs(targets: RelayTarget[], tags: string[][], log: 
     targets.flatMap((t, i) =>
       (tags[i] ?? []).map(async (tag) => {
         try {
-          const m = await t.client.getManifest(t.repo, tag);
+          let m = await t.client.getManifest(t.repo, tag);
+          const image = imageOfAttestedIndex(m.body);
+          if (image) m = await t.client.getManifest(t.repo, image); // pushed with provenance
           if (seen.has(m.digest)) return;
           seen.add(m.digest);
           const body = JSON.parse(m.body.toString('utf8')) as {
