@@ -1,36 +1,36 @@
 import { rm } from 'node:fs/promises';
 import { messageOf } from './errors.js';
-import * as runner from './runner.js';
+import * as core from '@actions/core';
 
 /** One bundle serves main and post: the main step leaves a mark in the saved state. */
 export async function entry(): Promise<void> {
-  if (runner.getState('isPost') === 'true') await post();
+  if (core.getState('isPost') === 'true') await post();
   else await run();
 }
 
 export async function run(): Promise<void> {
   try {
-    runner.saveState('isPost', 'true');
+    core.saveState('isPost', 'true');
     // Loaded here, not at the top: the post step then starts without parsing the whole action.
     const { publish } = await import('./publish.js');
     await publish();
   } catch (err) {
-    runner.setFailed(messageOf(err));
+    core.setFailed(messageOf(err));
   }
 }
 
 /** Deletes the action's own Docker config, tokens and all. Warns, never fails. */
 export async function post(): Promise<void> {
-  const dir = runner.getState('configDir');
+  const dir = core.getState('configDir');
   if (!dir) return;
-  if (runner.getState('logout') === 'false') {
-    runner.info(`logout: false, the registry credentials stay in ${dir} until the runner cleans RUNNER_TEMP`);
+  if (core.getState('logout') === 'false') {
+    core.info(`logout: false, the registry credentials stay in ${dir} until the runner cleans RUNNER_TEMP`);
     return;
   }
   try {
     await rm(dir, { recursive: true, force: true });
-    runner.info('Removed the registry credentials of this step');
+    core.info('Removed the registry credentials of this step');
   } catch (err) {
-    runner.warning(`Could not remove the registry credentials in ${dir}: ${messageOf(err)}`);
+    core.warning(`Could not remove the registry credentials in ${dir}: ${messageOf(err)}`);
   }
 }

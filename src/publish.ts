@@ -6,24 +6,24 @@ import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from '.
 import { build, hasBuildx, localImageId } from './docker/build.js';
 import { Docker } from './docker/cli.js';
 import { InputError, messageOf } from './errors.js';
-import { noSecretsReason, readPayload } from './event.js';
+import { currentRun, noSecretsReason } from './event.js';
 import { heldBackTags, type HeldBack } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
 import { mergeDigests, publishPlatforms } from './engine/platforms.js';
 import type { Logger } from './log.js';
-import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
+import { computeMeta, metaOptionsFromEnv, workflowContext, type Meta } from './meta/index.js';
 import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './engine/push.js';
 import { RegistryClient } from './registry/client.js';
 import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
-import * as runner from './runner.js';
+import * as core from '@actions/core';
 import { renderSummary, type SummaryData } from './summary.js';
 
 const logger: Logger = {
-  debug: (m) => runner.debug(m),
-  info: (m) => runner.info(m),
-  warning: (m) => runner.warning(m),
+  debug: (m) => core.debug(m),
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
 };
 
 function targetsOf(meta: Meta): Target[] {
@@ -46,16 +46,16 @@ function retryPolicy(inputs: Inputs): RetryPolicy {
 /** The main step's work: inputs, tags, logins, build, push, outputs and summary. */
 export async function publish(): Promise<void> {
   const env = process.env;
-  const payload = readPayload(env);
-  const ctx = contextFromEnv(env, payload);
-  const noSecrets = noSecretsReason(ctx.eventName, payload, env.GITHUB_ACTOR);
+  const run = currentRun();
+  const ctx = workflowContext(run, env);
+  const noSecrets = noSecretsReason(run.eventName, run.payload, run.actor);
   const inputs = getInputs(noSecrets !== undefined);
   const meta = computeMeta(inputs, ctx, metaOptionsFromEnv(env));
-  for (const w of meta.warnings) runner.warning(w);
+  for (const w of meta.warnings) core.warning(w);
   // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
   // for owners with capitals), but say so: the pushed name differs from the one written.
   if (/[A-Z]/.test(inputs.images))
-    runner.warning(
+    core.warning(
       `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
     );
   const targets = targetsOf(meta);
@@ -91,10 +91,10 @@ export async function publish(): Promise<void> {
   let tmp: string | undefined;
   try {
     if (inputs.dryRun) {
-      runner.info(`Dry run: version ${meta.version || '(none)'}; nothing is built or pushed.`);
-      for (const p of plan) runner.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
-      for (const [k, v] of Object.entries(meta.labels)) runner.info(`  label ${k}=${v}`);
-      for (const a of meta.annotations) runner.info(`  annotation ${a}`);
+      core.info(`Dry run: version ${meta.version || '(none)'}; nothing is built or pushed.`);
+      for (const p of plan) core.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
+      for (const [k, v] of Object.entries(meta.labels)) core.info(`  label ${k}=${v}`);
+      for (const a of meta.annotations) core.info(`  annotation ${a}`);
       return;
     }
     const policy = retryPolicy(inputs);
@@ -102,8 +102,8 @@ export async function publish(): Promise<void> {
     let configDir: string | undefined;
     if (inputs.logins.length) {
       configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
-      runner.saveState('configDir', configDir);
-      runner.saveState('logout', String(inputs.logout));
+      core.saveState('configDir', configDir);
+      core.saveState('logout', String(inputs.logout));
     }
     const docker = new Docker(logger, configDir);
     const userCreds = dockerConfigCredentials(userConfig);
@@ -155,7 +155,7 @@ export async function publish(): Promise<void> {
         await loggedIn; // FROM and --pull may need the registry's credentials
         const buildx = await hasBuildx(docker);
         for (const platform of platforms.length ? platforms : ['']) {
-          runner.startGroup(`Build${platform ? ` ${platform}` : ''}`);
+          core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
           try {
             const id = await build(
               docker,
@@ -170,9 +170,9 @@ export async function publish(): Promise<void> {
               logger,
             );
             images.push({ platform, id });
-            runner.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
+            core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
           } finally {
-            runner.endGroup();
+            core.endGroup();
           }
         }
       }
@@ -180,7 +180,7 @@ export async function publish(): Promise<void> {
     }
     if (skipped) {
       await loggedIn;
-      runner.notice(`Built but not pushed: ${skipped}.`);
+      core.notice(`Built but not pushed: ${skipped}.`);
       return;
     }
 
@@ -207,10 +207,14 @@ export async function publish(): Promise<void> {
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
-    await runner.appendSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
-      runner.warning(`Could not write the job summary: ${messageOf(err)}`);
+    await writeSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
+      core.warning(`Could not write the job summary: ${messageOf(err)}`);
     });
   }
+}
+
+async function writeSummary(markdown: string): Promise<void> {
+  await core.summary.addRaw(markdown).write();
 }
 
 /** Leaves floating tags alone when the registry already holds a newer release. */
@@ -228,7 +232,7 @@ async function holdBack(
     const held = heldBackTags(meta.version, t.tags, latestTag, existing[i]!);
     for (const h of held) {
       out.push({ ref: `${t.name}:${h.tag}`, held: h });
-      runner.notice(
+      core.notice(
         `Left ${t.name}:${h.tag} where it is: ${t.name}:${h.newer} is a newer release than ${meta.version}.`,
       );
     }
@@ -246,18 +250,18 @@ function setOutputs(
 ): void {
   const held = new Set(summary.heldBack.map((h) => h.ref));
   const o = meta.outputs;
-  runner.setOutput('version', o.version);
+  core.setOutput('version', o.version);
   // `tags` describes what the registries now hold: refs left alone are not in it.
-  runner.setOutput('tags', meta.tags.filter((t) => !held.has(t)).join(sepTags));
-  runner.setOutput('tag-names', o['tag-names']);
-  runner.setOutput('labels', o.labels);
-  runner.setOutput('annotations', o.annotations);
-  runner.setOutput('json', o.json);
-  runner.setOutput('imageid', imageId);
-  runner.setOutput('digest', report?.digest ?? '');
-  runner.setOutput('digests', JSON.stringify(report?.digests ?? {}));
-  runner.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
-  runner.setOutput(
+  core.setOutput('tags', meta.tags.filter((t) => !held.has(t)).join(sepTags));
+  core.setOutput('tag-names', o['tag-names']);
+  core.setOutput('labels', o.labels);
+  core.setOutput('annotations', o.annotations);
+  core.setOutput('json', o.json);
+  core.setOutput('imageid', imageId);
+  core.setOutput('digest', report?.digest ?? '');
+  core.setOutput('digests', JSON.stringify(report?.digests ?? {}));
+  core.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
+  core.setOutput(
     'metadata',
     JSON.stringify({
       platforms: report?.platforms ?? {},

@@ -59,7 +59,7 @@ export async function publishPlatforms(
   const pushTargets = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
   const entries: IndexEntry[] = [];
   for (const image of images) {
-    const save = docker.stream(['save', image.id]);
+    const save = await docker.stream(['save', image.id]);
     const [pushed] = await Promise.all([
       pushSavedImage(save.stdout, pushTargets, { tmpDir: opts.tmpDir, log: opts.log }),
       save.done,

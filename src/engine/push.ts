@@ -64,7 +64,7 @@ export async function publishLocalImage(
       // Asked while docker starts the export: what the registries hold from an earlier push.
       const tags = targets.map((t) => [...t.tags]);
       const known = knownBlobs(relayTargets, tags, opts.log);
-      const save = docker.stream(['save', image]);
+      const save = await docker.stream(['save', image]);
       // When both fail, docker's own words ("No such image", a daemon error) say more than a
       // cut-off archive does.
       [manifest] = await Promise.all([

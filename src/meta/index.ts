@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { contextFromEnv, type GitHubContext } from './context.js';
+import { type GitHubContext, type RunEvent, workflowContext } from './context.js';
 import type { ExpressionScope } from './expressions.js';
 import { type Flavor, parseFlavor } from './flavor.js';
 import { type ImageName, parseImages } from './images.js';
@@ -9,8 +9,18 @@ import { assembleOutputs, fullTags, type MetaJson, type MetaOutputs, type Separa
 import { parseRules, type TagRule } from './rules.js';
 import { computeVersion, type ReleaseVersion, tagNamesOf } from './tags.js';
 
-export { contextFromEnv };
-export type { GitHubContext, Flavor, ImageName, TagRule, ReleaseVersion, MetaJson, MetaOutputs, Separators };
+export { workflowContext };
+export type {
+  GitHubContext,
+  RunEvent,
+  Flavor,
+  ImageName,
+  TagRule,
+  ReleaseVersion,
+  MetaJson,
+  MetaOutputs,
+  Separators,
+};
 
 export interface MetaInputs {
   images: string;
