@@ -148,3 +148,14 @@ export async function localImageId(docker: Docker, ref: string): Promise<string>
     throw err;
   }
 }
+
+/** The image's size in bytes (about what `docker save` exports), for progress; undefined if unknown. */
+export async function imageSize(docker: Docker, ref: string): Promise<number | undefined> {
+  try {
+    const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Size}}', ref]);
+    const n = Number(stdout.trim());
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}

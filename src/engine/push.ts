@@ -1,3 +1,4 @@
+import { imageSize } from '../docker/build.js';
 import type { Docker } from '../docker/cli.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
@@ -64,18 +65,21 @@ export async function publishLocalImage(
       // Asked while docker starts the export: what the registries hold from an earlier push.
       const tags = targets.map((t) => [...t.tags]);
       const known = knownBlobs(relayTargets, tags, opts.log);
+      const size = imageSize(docker, image); // the export's total on its progress line
       const save = await docker.stream(['save', image]);
       // When both fail, docker's own words ("No such image", a daemon error) say more than a
       // cut-off archive does.
       [manifest] = await Promise.all([
-        relaySavedImage(save.stdout, relay, { known, tmpDir: opts.tmpDir }).catch(async (err: unknown) => {
-          save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
-          const said = await save.done.then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-          throw said && !/broken pipe|EPIPE/i.test(messageOf(said)) ? said : err;
-        }),
+        relaySavedImage(save.stdout, relay, { known, tmpDir: opts.tmpDir, size }).catch(
+          async (err: unknown) => {
+            save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
+            const said = await save.done.then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+            throw said && !/broken pipe|EPIPE/i.test(messageOf(said)) ? said : err;
+          },
+        ),
         save.done,
       ]);
     } catch (err) {
