@@ -87,6 +87,7 @@ export async function publish(): Promise<void> {
     heldBack: [],
   };
   let report: Report | undefined;
+  let failure: unknown;
   let imageId = '';
   let tmp: string | undefined;
   try {
@@ -204,8 +205,13 @@ export async function publish(): Promise<void> {
     }
     assertAllPushed(report);
     await loggedIn;
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
+    // A push that stopped early (a refused login, a failed build) pushed none of what is left.
+    if (!inputs.dryRun && !skipped) report = withUnpushed(report ?? newReport(), plan, summary, failure);
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
     await writeSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
       core.warning(`Could not write the job summary: ${messageOf(err)}`);
@@ -241,6 +247,29 @@ async function holdBack(
   return out;
 }
 
+/**
+ * The report with every planned ref that is neither pushed, nor already failed, nor left alone
+ * on purpose marked as failed, with the error that stopped the step (its first line).
+ */
+function withUnpushed(
+  report: Report,
+  plan: SummaryData['plan'],
+  summary: SummaryData,
+  failure: unknown,
+): Report {
+  const done = new Set([
+    ...Object.keys(report.digests),
+    ...report.failed.map((f) => f.ref),
+    ...summary.heldBack.map((h) => h.ref),
+  ]);
+  const why = failure === undefined ? 'not pushed' : messageOf(failure).split('\n')[0]!;
+  // A push by digest plans `image@<digest>` and reports `image@sha256:...`.
+  const byDigest = (ref: string) =>
+    ref.endsWith('@<digest>') && Object.keys(report.digests).some((k) => k.startsWith(ref.slice(0, -8)));
+  const missing = plan.filter((p) => !done.has(p.ref) && !byDigest(p.ref));
+  return { ...report, failed: [...report.failed, ...missing.map((p) => ({ ref: p.ref, error: why }))] };
+}
+
 function setOutputs(
   meta: Meta,
   sepTags: string,
@@ -251,8 +280,11 @@ function setOutputs(
   const held = new Set(summary.heldBack.map((h) => h.ref));
   const o = meta.outputs;
   core.setOutput('version', o.version);
-  // `tags` describes what the registries now hold: refs left alone are not in it.
-  core.setOutput('tags', meta.tags.filter((t) => !held.has(t)).join(sepTags));
+  // `tags` describes what the registries now hold: after a push (or a failed one) only the refs
+  // a registry took, never the ones left alone; a dry run or a build without push gives the plan.
+  const pushing = !summary.dryRun && !summary.skipped;
+  const holds = (t: string) => !held.has(t) && (!pushing || report?.digests[t] !== undefined);
+  core.setOutput('tags', meta.tags.filter(holds).join(sepTags));
   core.setOutput('tag-names', o['tag-names']);
   core.setOutput('labels', o.labels);
   core.setOutput('annotations', o.annotations);
