@@ -17,13 +17,14 @@ import { RegistryClient } from './registry/client.js';
 import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
-import * as core from '@actions/core';
+// The runner's protocol (inputs, masks, outputs, state, annotations, summary), as @actions/core speaks it.
+import * as runner from '@actions/core';
 import { renderSummary, type SummaryData } from './summary.js';
 
 const logger: Logger = {
-  debug: (m) => core.debug(m),
-  info: (m) => core.info(m),
-  warning: (m) => core.warning(m),
+  debug: (m) => runner.debug(m),
+  info: (m) => runner.info(m),
+  warning: (m) => runner.warning(m),
 };
 
 function targetsOf(meta: Meta): Target[] {
@@ -51,11 +52,11 @@ export async function publish(): Promise<void> {
   const noSecrets = noSecretsReason(run.eventName, run.payload, run.actor);
   const inputs = getInputs(noSecrets !== undefined);
   const meta = computeMeta(inputs, ctx, metaOptionsFromEnv(env));
-  for (const w of meta.warnings) core.warning(w);
+  for (const w of meta.warnings) runner.warning(w);
   // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
   // for owners with capitals), but say so: the pushed name differs from the one written.
   if (/[A-Z]/.test(inputs.images))
-    core.warning(
+    runner.warning(
       `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
     );
   const targets = targetsOf(meta);
@@ -92,10 +93,10 @@ export async function publish(): Promise<void> {
   let tmp: string | undefined;
   try {
     if (inputs.dryRun) {
-      core.info(`Dry run: version ${meta.version || '(none)'}; nothing is built or pushed.`);
-      for (const p of plan) core.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
-      for (const [k, v] of Object.entries(meta.labels)) core.info(`  label ${k}=${v}`);
-      for (const a of meta.annotations) core.info(`  annotation ${a}`);
+      runner.info(`Dry run: version ${meta.version || '(none)'}; nothing is built or pushed.`);
+      for (const p of plan) runner.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
+      for (const [k, v] of Object.entries(meta.labels)) runner.info(`  label ${k}=${v}`);
+      for (const a of meta.annotations) runner.info(`  annotation ${a}`);
       return;
     }
     const policy = retryPolicy(inputs);
@@ -103,8 +104,8 @@ export async function publish(): Promise<void> {
     let configDir: string | undefined;
     if (inputs.logins.length) {
       configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
-      core.saveState('configDir', configDir);
-      core.saveState('logout', String(inputs.logout));
+      runner.saveState('configDir', configDir);
+      runner.saveState('logout', String(inputs.logout));
     }
     const docker = new Docker(logger, configDir);
     const userCreds = dockerConfigCredentials(userConfig);
@@ -156,7 +157,7 @@ export async function publish(): Promise<void> {
         await loggedIn; // FROM and --pull may need the registry's credentials
         const buildx = await hasBuildx(docker);
         for (const platform of platforms.length ? platforms : ['']) {
-          core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
+          runner.startGroup(`Build${platform ? ` ${platform}` : ''}`);
           try {
             const id = await build(
               docker,
@@ -171,9 +172,9 @@ export async function publish(): Promise<void> {
               logger,
             );
             images.push({ platform, id });
-            core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
+            runner.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
           } finally {
-            core.endGroup();
+            runner.endGroup();
           }
         }
       }
@@ -181,7 +182,7 @@ export async function publish(): Promise<void> {
     }
     if (skipped) {
       await loggedIn;
-      core.notice(`Built but not pushed: ${skipped}.`);
+      runner.notice(`Built but not pushed: ${skipped}.`);
       return;
     }
 
@@ -214,13 +215,13 @@ export async function publish(): Promise<void> {
     if (!inputs.dryRun && !skipped) report = withUnpushed(report ?? newReport(), plan, summary, failure);
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
     await writeSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
-      core.warning(`Could not write the job summary: ${messageOf(err)}`);
+      runner.warning(`Could not write the job summary: ${messageOf(err)}`);
     });
   }
 }
 
 async function writeSummary(markdown: string): Promise<void> {
-  await core.summary.addRaw(markdown).write();
+  await runner.summary.addRaw(markdown).write();
 }
 
 /** Leaves floating tags alone when the registry already holds a newer release. */
@@ -238,7 +239,7 @@ async function holdBack(
     const held = heldBackTags(meta.version, t.tags, latestTag, existing[i]!);
     for (const h of held) {
       out.push({ ref: `${t.name}:${h.tag}`, held: h });
-      core.notice(
+      runner.notice(
         `Left ${t.name}:${h.tag} where it is: ${t.name}:${h.newer} is a newer release than ${meta.version}.`,
       );
     }
@@ -279,21 +280,21 @@ function setOutputs(
 ): void {
   const held = new Set(summary.heldBack.map((h) => h.ref));
   const o = meta.outputs;
-  core.setOutput('version', o.version);
+  runner.setOutput('version', o.version);
   // `tags` describes what the registries now hold: after a push (or a failed one) only the refs
   // a registry took, never the ones left alone; a dry run or a build without push gives the plan.
   const pushing = !summary.dryRun && !summary.skipped;
   const holds = (t: string) => !held.has(t) && (!pushing || report?.digests[t] !== undefined);
-  core.setOutput('tags', meta.tags.filter(holds).join(sepTags));
-  core.setOutput('tag-names', o['tag-names']);
-  core.setOutput('labels', o.labels);
-  core.setOutput('annotations', o.annotations);
-  core.setOutput('json', o.json);
-  core.setOutput('imageid', imageId);
-  core.setOutput('digest', report?.digest ?? '');
-  core.setOutput('digests', JSON.stringify(report?.digests ?? {}));
-  core.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
-  core.setOutput(
+  runner.setOutput('tags', meta.tags.filter(holds).join(sepTags));
+  runner.setOutput('tag-names', o['tag-names']);
+  runner.setOutput('labels', o.labels);
+  runner.setOutput('annotations', o.annotations);
+  runner.setOutput('json', o.json);
+  runner.setOutput('imageid', imageId);
+  runner.setOutput('digest', report?.digest ?? '');
+  runner.setOutput('digests', JSON.stringify(report?.digests ?? {}));
+  runner.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
+  runner.setOutput(
     'metadata',
     JSON.stringify({
       platforms: report?.platforms ?? {},
