@@ -65,21 +65,20 @@ export async function publishLocalImage(
       // Asked while docker starts the export: what the registries hold from an earlier push.
       const tags = targets.map((t) => [...t.tags]);
       const known = knownBlobs(relayTargets, tags, opts.log);
-      const size = imageSize(docker, image); // the export's total on its progress line
+      // The image's size: the export's total on its progress line.
+      const read = { known, tmpDir: opts.tmpDir, size: imageSize(docker, image) };
       const save = await docker.stream(['save', image]);
       // When both fail, docker's own words ("No such image", a daemon error) say more than a
       // cut-off archive does.
       [manifest] = await Promise.all([
-        relaySavedImage(save.stdout, relay, { known, tmpDir: opts.tmpDir, size }).catch(
-          async (err: unknown) => {
-            save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
-            const said = await save.done.then(
-              () => undefined,
-              (e: unknown) => e,
-            );
-            throw said && !/broken pipe|EPIPE/i.test(messageOf(said)) ? said : err;
-          },
-        ),
+        relaySavedImage(save.stdout, relay, read).catch(async (err: unknown) => {
+          save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
+          const said = await save.done.then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          throw said && !/broken pipe|EPIPE/i.test(messageOf(said)) ? said : err;
+        }),
         save.done,
       ]);
     } catch (err) {
