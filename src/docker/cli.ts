@@ -104,7 +104,8 @@ export class Docker {
    */
   async stream(args: string[]): Promise<{ stdout: Readable; done: Promise<void> }> {
     this.log.debug(`docker ${args.join(' ')} (stdout to a named pipe)`);
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'publish-image-pipe-'));
+    // Under RUNNER_TEMP, which the runner empties after the job, should this process be killed.
+    const dir = await mkdtemp(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'publish-image-pipe-'));
     const fifo = path.join(dir, 'stdout');
     const err: Buffer[] = [];
     let stdout: Socket;
