@@ -2,18 +2,31 @@
 # End-to-end demo on a fresh machine: starts a private dockerd and a registry with a password
 # on 127.0.0.1, then runs the action (dist/index.js, main and post step) exactly as a GitHub
 # runner would for a release tag v1.2.3, and shows what landed in the registry.
+#
+# The log is shown as the runner shows it (scripts/runner-log.mjs): masked values as ***,
+# workflow commands as readable lines. Knobs: PUBLISH_IMAGE_DEMO_ENV (test bed directory,
+# /tmp/publish-image-demo), PUBLISH_IMAGE_DEMO_REG1_PORT / _REG2_PORT (5201 / 5202), and
+# PUBLISH_IMAGE_DEMO_BED=<env file> to use a test bed that is already up (left running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-# A test bed of its own, so the demo never disturbs a test run on the same machine.
-export PUBLISH_IMAGE_ENV=${PUBLISH_IMAGE_DEMO_ENV:-/tmp/publish-image-demo} REG1_PORT=5201 REG2_PORT=5202
-bash scripts/env.sh up
-trap 'bash scripts/env.sh down >/dev/null 2>&1 || true' EXIT
-# shellcheck disable=SC1091
-source "${PUBLISH_IMAGE_ENV:-/tmp/publish-image-env}/env"
+if [ -n "${PUBLISH_IMAGE_DEMO_BED:-}" ]; then
+  # shellcheck disable=SC1090
+  source "$PUBLISH_IMAGE_DEMO_BED"
+  stop_bed=:
+else
+  # A test bed of its own, so the demo never disturbs a test run on the same machine.
+  export PUBLISH_IMAGE_ENV=${PUBLISH_IMAGE_DEMO_ENV:-/tmp/publish-image-demo}
+  export REG1_PORT=${PUBLISH_IMAGE_DEMO_REG1_PORT:-5201} REG2_PORT=${PUBLISH_IMAGE_DEMO_REG2_PORT:-5202}
+  bash scripts/env.sh up
+  # shellcheck disable=SC1091
+  source "$PUBLISH_IMAGE_ENV/env"
+  stop_bed='bash scripts/env.sh down >/dev/null 2>&1 || true'
+fi
 
-work=$(mktemp -d)
+work=$(mktemp -d /tmp/publish-image-demo-run.XXXXXX)
+trap 'rm -rf "$work"; eval "$stop_bed"' EXIT
 mkdir -p "$work/app" "$work/runner-temp" "$work/home"
 echo "hello from publish-image $(date -u +%FT%TZ)" >"$work/app/hello.txt"
 printf 'FROM scratch\nCOPY hello.txt /hello.txt\n' >"$work/app/Dockerfile"
@@ -23,11 +36,22 @@ cat >"$work/event.json" <<JSON
                   "description": "publish-image demo", "default_branch": "main", "license": { "spdx_id": "MIT" } } }
 JSON
 : >"$work/output"; : >"$work/state"; : >"$work/summary.md"
+echo "(temporary files of this demo: $work, removed at the end)"
 
-step() { # the runner's environment for one step of a workflow run
+step() { # the runner's environment for one step of a workflow run, its log as the runner shows it
+  {
+    # The runner masks every secret of the workflow from the start, and echoes the step's inputs.
+    printf '::add-mask::%s\n' "$REG1_PASS"
+    printf 'Run publish-image (%s step)\n  with:\n' "$1"
+    printf '    %s: %s\n' images "$REG1/acme/demo" registry "$REG1" username "$REG1_USER" password "$REG1_PASS" \
+      context "$work/app"
+    run_step "${@:2}"
+  } | node "$root/scripts/runner-log.mjs"
+}
+run_step() {
   env -i PATH="$PATH" HOME="$work/home" DOCKER_HOST="$DOCKER_HOST" RUNNER_TEMP="$work/runner-temp" \
     GITHUB_ACTIONS=true GITHUB_EVENT_NAME=push GITHUB_EVENT_PATH="$work/event.json" GITHUB_REF=refs/tags/v1.2.3 \
-    GITHUB_SHA=0123456789abcdef0123456789abcdef01234567 GITHUB_REPOSITORY=acme/demo \
+    GITHUB_SHA=0123456789abcdef0123456789abcdef01234567 GITHUB_REPOSITORY=acme/demo GITHUB_ACTOR=octocat \
     GITHUB_SERVER_URL=https://github.com GITHUB_OUTPUT="$work/output" GITHUB_STATE="$work/state" \
     GITHUB_STEP_SUMMARY="$work/summary.md" \
     INPUT_IMAGES="$REG1/acme/demo" INPUT_REGISTRY="$REG1" INPUT_USERNAME="$REG1_USER" INPUT_PASSWORD="$REG1_PASS" \
@@ -35,17 +59,41 @@ step() { # the runner's environment for one step of a workflow run
     node "$root/dist/index.js"
 }
 
-echo "== main step (release tag v1.2.3)"
-step
-echo "== post step"
+show_outputs() { # GITHUB_OUTPUT's name<<delimiter blocks as name: value
+  while IFS= read -r line; do
+    case "$line" in
+      *'<<'*)
+        name=${line%%<<*} delim=${line#*<<} first=1
+        while IFS= read -r value && [ "$value" != "$delim" ]; do
+          if [ $first = 1 ]; then printf '%s: %s\n' "$name" "$value"; first=0; else printf '%*s  %s\n' ${#name} '' "$value"; fi
+        done ;;
+    esac
+  done <"$1"
+}
+
+# The state the main step saved for the post step (GITHUB_STATE's name<<delimiter blocks).
 state=()
-while IFS= read -r line; do
-  case "$line" in *'<<'*) name=${line%%<<*}; IFS= read -r value; state+=("STATE_$name=$value"); IFS= read -r _ ;; esac
-done <"$work/state"
-step "${state[@]}"
+read_state() {
+  state=()
+  while IFS= read -r line; do
+    case "$line" in *'<<'*) name=${line%%<<*}; IFS= read -r value; state+=("STATE_$name=$value"); IFS= read -r _ ;; esac
+  done <"$work/state"
+}
+config_dir() { for s in "${state[@]}"; do case "$s" in STATE_configDir=*) echo "${s#STATE_configDir=}" ;; esac; done; }
+
+echo "== main step (release tag v1.2.3)"
+step main
+read_state
+dir=$(config_dir)
+echo "== the step's own Docker config (not ~/.docker): $dir"
+if [ -d "$dir" ]; then echo "   exists now, holding the login: $(ls "$dir" | tr '\n' ' ')"; fi
+echo "== post step"
+step post "${state[@]}"
+if [ -e "$dir" ]; then echo "   $dir is still there" >&2; exit 1; fi
+echo "   $dir is gone"
 
 echo "== step outputs (GITHUB_OUTPUT)"
-cat "$work/output"
+show_outputs "$work/output"
 echo "== job summary (GITHUB_STEP_SUMMARY)"
 cat "$work/summary.md"
 echo "== the registry now holds"

@@ -1,12 +1,45 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { context } from '@actions/github';
+import type { RunEvent } from './meta/index.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the event payload is GitHub's JSON, untyped */
 
-/** The webhook payload the runner saved for this run ({} when there is none, e.g. locally). */
-export function readPayload(env: Record<string, string | undefined>): Record<string, any> {
-  const file = env.GITHUB_EVENT_PATH;
-  if (!file || !existsSync(file)) return {};
-  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+/** The run as @actions/github's context reads it, plus who triggered it. */
+export interface Run extends RunEvent {
+  actor: string;
+}
+
+/** The parts of @actions/github's Context that describe the run. */
+export interface ActionsContext {
+  eventName: string;
+  ref: string;
+  sha: string;
+  actor: string;
+  serverUrl: string;
+  payload: Record<string, any>;
+  readonly repo: { owner: string; repo: string };
+}
+
+/** `owner/name` of the repository, or '' when neither GITHUB_REPOSITORY nor the payload names it. */
+function repositoryOf(c: ActionsContext): string {
+  try {
+    const { owner, repo } = c.repo; // a getter that throws when it has nothing to go on
+    return `${owner}/${repo}`;
+  } catch {
+    return '';
+  }
+}
+
+/** This run, from @actions/github's context (the runner's GITHUB_* variables and event file). */
+export function currentRun(c: ActionsContext = context): Run {
+  return {
+    eventName: c.eventName ?? '',
+    ref: c.ref ?? '',
+    sha: c.sha ?? '',
+    actor: c.actor ?? '',
+    repository: repositoryOf(c),
+    serverUrl: c.serverUrl,
+    payload: c.payload ?? {},
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
-import * as runner from './runner.js';
+// The runner's protocol (inputs, masks, outputs, state, annotations, summary), as @actions/core speaks it.
+import * as runner from '@actions/core';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { messageOf } from './errors.js';
-import * as runner from './runner.js';
+// The runner's protocol (inputs, masks, outputs, state, annotations, summary), as @actions/core speaks it.
+import * as runner from '@actions/core';
 
 /** One bundle serves main and post: the main step leaves a mark in the saved state. */
 export async function entry(): Promise<void> {

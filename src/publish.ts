@@ -6,18 +6,19 @@ import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from '.
 import { build, hasBuildx, localImageId } from './docker/build.js';
 import { Docker } from './docker/cli.js';
 import { InputError, messageOf } from './errors.js';
-import { noSecretsReason, readPayload } from './event.js';
+import { currentRun, noSecretsReason } from './event.js';
 import { heldBackTags, type HeldBack } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
 import { mergeDigests, publishPlatforms } from './engine/platforms.js';
 import type { Logger } from './log.js';
-import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
+import { computeMeta, metaOptionsFromEnv, workflowContext, type Meta } from './meta/index.js';
 import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './engine/push.js';
 import { RegistryClient } from './registry/client.js';
 import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
-import * as runner from './runner.js';
+// The runner's protocol (inputs, masks, outputs, state, annotations, summary), as @actions/core speaks it.
+import * as runner from '@actions/core';
 import { renderSummary, type SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
 import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
@@ -49,10 +50,10 @@ function retryPolicy(inputs: Inputs): RetryPolicy {
 /** The main step's work: inputs, tags, logins, build, push, outputs and summary. */
 export async function publish(): Promise<void> {
   const env = process.env;
-  const payload = readPayload(env);
-  const ctx = contextFromEnv(env, payload);
-  const noSecrets = noSecretsReason(ctx.eventName, payload, env.GITHUB_ACTOR);
-  const closing = closingPullRequest(ctx.eventName, payload);
+  const run = currentRun();
+  const ctx = workflowContext(run, env);
+  const noSecrets = noSecretsReason(run.eventName, run.payload, run.actor);
+  const closing = closingPullRequest(run.eventName, run.payload);
   const inputs = getInputs(noSecrets !== undefined, { closing: closing !== undefined });
   const metaOptions = metaOptionsFromEnv(env);
   const meta = computeMeta(inputs, ctx, metaOptions);
@@ -75,7 +76,7 @@ export async function publish(): Promise<void> {
       env,
       userConfigDir: userDockerConfigDir(),
     });
-  await guardBuild(inputs, ctx.eventName, payload);
+  await guardBuild(inputs, ctx.eventName, run.payload);
   const byDigest = inputs.pushByDigest;
   const loginFor = (registry: string) => inputs.logins.find((l) => l.registry === registry);
 
@@ -104,6 +105,7 @@ export async function publish(): Promise<void> {
     heldBack: [],
   };
   let report: Report | undefined;
+  let failure: unknown;
   let imageId = '';
   let tmp: string | undefined;
   try {
@@ -232,10 +234,15 @@ export async function publish(): Promise<void> {
     assertAllPushed(report);
     await loggedIn;
     await commentPublished(inputs, ctx, env, report);
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
+    // A push that stopped early (a refused login, a failed build) pushed none of what is left.
+    if (!inputs.dryRun && !skipped) report = withUnpushed(report ?? newReport(), plan, summary, failure);
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
-    await runner.appendSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
+    await writeSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
       runner.warning(`Could not write the job summary: ${messageOf(err)}`);
     });
   }
@@ -263,6 +270,10 @@ function attesterOf(
   });
 }
 
+async function writeSummary(markdown: string): Promise<void> {
+  await runner.summary.addRaw(markdown).write();
+}
+
 /** Leaves floating tags alone when the registry already holds a newer release. */
 async function holdBack(
   meta: Meta,
@@ -287,6 +298,29 @@ async function holdBack(
   return out;
 }
 
+/**
+ * The report with every planned ref that is neither pushed, nor already failed, nor left alone
+ * on purpose marked as failed, with the error that stopped the step (its first line).
+ */
+function withUnpushed(
+  report: Report,
+  plan: SummaryData['plan'],
+  summary: SummaryData,
+  failure: unknown,
+): Report {
+  const done = new Set([
+    ...Object.keys(report.digests),
+    ...report.failed.map((f) => f.ref),
+    ...summary.heldBack.map((h) => h.ref),
+  ]);
+  const why = failure === undefined ? 'not pushed' : messageOf(failure).split('\n')[0]!;
+  // A push by digest plans `image@<digest>` and reports `image@sha256:...`.
+  const byDigest = (ref: string) =>
+    ref.endsWith('@<digest>') && Object.keys(report.digests).some((k) => k.startsWith(ref.slice(0, -8)));
+  const missing = plan.filter((p) => !done.has(p.ref) && !byDigest(p.ref));
+  return { ...report, failed: [...report.failed, ...missing.map((p) => ({ ref: p.ref, error: why }))] };
+}
+
 function setOutputs(
   meta: Meta,
   sepTags: string,
@@ -297,8 +331,11 @@ function setOutputs(
   const held = new Set(summary.heldBack.map((h) => h.ref));
   const o = meta.outputs;
   runner.setOutput('version', o.version);
-  // `tags` describes what the registries now hold: refs left alone are not in it.
-  runner.setOutput('tags', meta.tags.filter((t) => !held.has(t)).join(sepTags));
+  // `tags` describes what the registries now hold: after a push (or a failed one) only the refs
+  // a registry took, never the ones left alone; a dry run or a build without push gives the plan.
+  const pushing = !summary.dryRun && !summary.skipped;
+  const holds = (t: string) => !held.has(t) && (!pushing || report?.digests[t] !== undefined);
+  runner.setOutput('tags', meta.tags.filter(holds).join(sepTags));
   runner.setOutput('tag-names', o['tag-names']);
   runner.setOutput('labels', o.labels);
   runner.setOutput('annotations', o.annotations);

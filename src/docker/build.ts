@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BuildLog, type LoginName } from './buildlog.js';
 import { type Docker, DockerError } from './cli.js';
 import { InputError } from '../errors.js';
 import type { Inputs } from '../inputs.js';
@@ -13,6 +14,8 @@ export interface BuildOptions extends Pick<
   Inputs,
   'context' | 'file' | 'buildArgs' | 'target' | 'pull' | 'noCache' | 'cacheFrom' | 'network'
 > {
+  /** The step's registry logins: a base image that cannot be pulled is explained with them. */
+  logins?: LoginName[];
   labels: Record<string, string>;
   /** Local tags to give the image (the refs it will be pushed as). */
   tags: string[];
@@ -30,7 +33,8 @@ export async function hasBuildx(docker: Docker): Promise<boolean> {
 }
 
 export function buildArgs(o: BuildOptions, iidFile: string, buildx: boolean, noCache = o.noCache): string[] {
-  const args = buildx ? ['buildx', 'build', '--load'] : ['build'];
+  // --force-rm: the classic builder otherwise leaves the container of a failed RUN behind.
+  const args = buildx ? ['buildx', 'build', '--load'] : ['build', '--force-rm'];
   args.push('--file', o.file, '--iidfile', iidFile);
   if (o.platform) args.push('--platform', o.platform);
   if (o.target) args.push('--target', o.target);
@@ -55,14 +59,22 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
   try {
     const iid = path.join(dir, 'iid');
     o = buildx ? o : await platformDockerfile(docker, o, dir, log);
-    const run = (noCache: boolean) =>
-      docker.run(buildArgs(o, iid, buildx, noCache), {
-        // The classic builder's deprecation notice is not a problem worth a line per build.
-        onLine: (line) =>
-          /legacy builder is deprecated|Install the buildx|docs\.docker\.com\/go\/buildx|^\s*$/.test(line)
-            ? undefined
-            : log.info(line),
-      });
+    const run = async (noCache: boolean) => {
+      // Reads the log as it streams: the classic builder's deprecation banner is left out, and
+      // a failure is told by its cause (the step and its exit code, the image not pulled).
+      const buildLog = new BuildLog();
+      try {
+        await docker.run(buildArgs(o, iid, buildx, noCache), {
+          onLine: (line) => {
+            const shown = buildLog.line(line);
+            if (shown !== undefined) log.info(shown);
+          },
+        });
+      } catch (err) {
+        if (err instanceof DockerError) throw buildLog.failure(err.exitCode, err.stderr, o.logins ?? []);
+        throw err;
+      }
+    };
     await run(o.noCache);
     let id = (await readFile(iid, 'utf8')).trim();
     if (!buildx) id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
@@ -155,7 +167,7 @@ async function labelImage(
   const context = path.join(dir, 'labels');
   await mkdir(context, { recursive: true });
   const iid = path.join(dir, 'labelled');
-  const args = ['build', '--quiet', '--file', '-', '--iidfile', iid];
+  const args = ['build', '--quiet', '--force-rm', '--file', '-', '--iidfile', iid];
   if (platform) args.push('--platform', platform);
   for (const t of tags) args.push('--tag', t);
   await docker.run([...args, context], { stdin: labelDockerfile(id, labels) });
@@ -193,5 +205,16 @@ export async function localImageId(docker: Docker, ref: string): Promise<string>
         'is not an image in the local docker daemon; build or pull it in an earlier step',
       );
     throw err;
+  }
+}
+
+/** The image's size in bytes (about what `docker save` exports), for progress; undefined if unknown. */
+export async function imageSize(docker: Docker, ref: string): Promise<number | undefined> {
+  try {
+    const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Size}}', ref]);
+    const n = Number(stdout.trim());
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
   }
 }

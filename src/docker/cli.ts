@@ -1,6 +1,14 @@
-import { spawn } from 'node:child_process';
+import * as exec from '@actions/exec';
+import { constants, open as openCallback } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
+
+const openFd = promisify(openCallback);
 
 /** A docker CLI call that exited non-zero; `stderr` is what docker said. */
 export class DockerError extends Error {
@@ -26,72 +34,116 @@ export interface RunResult {
   stderr: string;
 }
 
-/** The docker CLI, with its own DOCKER_CONFIG when the action logged in itself. */
+/** What a stream's reader did, so a broken pipe it caused is not blamed on docker. */
+const READER_CLOSED = 'the reader closed the pipe early (broken pipe)';
+
+/** The docker CLI, through @actions/exec, with its own DOCKER_CONFIG when the action logged in itself. */
 export class Docker {
   constructor(
     private readonly log: Logger,
     readonly configDir?: string,
   ) {}
 
-  private env(): NodeJS.ProcessEnv {
-    const env = { ...process.env };
+  private env(): Record<string, string> {
+    const env: Record<string, string> = {};
     // The runner exposes inputs as INPUT_* to us; docker has no business seeing them.
-    for (const key of Object.keys(env)) if (key.startsWith('INPUT_')) delete env[key];
+    for (const [key, value] of Object.entries(process.env))
+      if (value !== undefined && !key.startsWith('INPUT_')) env[key] = value;
     if (this.configDir) env.DOCKER_CONFIG = this.configDir;
     return env;
   }
 
-  private start(args: string[], stdin?: string) {
-    this.log.debug(`docker ${args.join(' ')}`);
-    const child = spawn('docker', args, { env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin.on('error', () => undefined); // docker may exit before reading stdin
-    child.stdin.end(stdin ?? '');
-    return child;
-  }
-
-  run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = this.start(args, options.stdin);
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      const lines = (chunks: Buffer[]) => {
-        let rest = '';
-        return (chunk: Buffer) => {
-          chunks.push(chunk);
-          if (!options.onLine) return;
-          const text = rest + chunk.toString('utf8');
-          const parts = text.split(/\r?\n/);
-          rest = parts.pop() ?? '';
-          for (const line of parts) if (line) options.onLine(line);
-        };
-      };
-      child.stdout.on('data', lines(out));
-      child.stderr.on('data', lines(err));
-      child.on('error', (e) =>
-        reject(new DockerError(args, null, `cannot run docker: ${e.message}. Is the docker CLI installed?`)),
-      );
-      child.on('close', (code) => {
-        const result = {
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
-        };
-        if (code === 0) resolve(result);
-        else reject(new DockerError(args, code, result.stderr || result.stdout));
+  /**
+   * Runs `tool` silently (exec would otherwise echo the command line at info level). stdin is
+   * given only to calls that read it: exec has no error handler on the child's stdin, so
+   * closing the stdin of a process that already exited would end ours with EPIPE.
+   */
+  private async exec(tool: string, args: string[], options: exec.ExecOptions): Promise<number | null> {
+    try {
+      return await exec.exec(tool, args, {
+        env: this.env(),
+        silent: true,
+        ignoreReturnCode: true,
+        ...options,
       });
-    });
+    } catch (err) {
+      // exec rejects only when the tool cannot be started (not found, not executable).
+      const said = err instanceof Error ? err.message : String(err);
+      throw new DockerError(args, null, `cannot run docker: ${said}. Is the docker CLI installed?`);
+    }
   }
 
-  /** stdout as a stream (docker save of large images); `done` rejects on a non-zero exit. */
-  stream(args: string[]): { stdout: Readable; done: Promise<void> } {
-    const child = this.start(args);
+  async run(args: string[], options: RunOptions = {}): Promise<RunResult> {
+    this.log.debug(`docker ${args.join(' ')}`);
+    const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    const done = new Promise<void>((resolve, reject) => {
-      child.on('error', (e) => reject(new DockerError(args, null, e.message)));
-      child.on('close', (code) =>
-        code === 0 ? resolve() : reject(new DockerError(args, code, Buffer.concat(err).toString('utf8'))),
-      );
+    const code = await this.exec('docker', args, {
+      ...(options.stdin !== undefined && { input: Buffer.from(options.stdin) }),
+      listeners: {
+        stdout: (c) => out.push(c),
+        stderr: (c) => err.push(c),
+        ...(options.onLine && {
+          stdline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
+          errline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
+        }),
+      },
     });
-    return { stdout: child.stdout, done };
+    const result = {
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr: Buffer.concat(err).toString('utf8'),
+    };
+    if (code !== 0) throw new DockerError(args, code, result.stderr || result.stdout);
+    return result;
+  }
+
+  /**
+   * docker's stdout as a stream that docker writes only as fast as it is read (docker save of
+   * large images). @actions/exec hands output to listeners with no way to pause the child, so
+   * docker writes into a named pipe instead: the kernel's pipe buffer is all that is ever held,
+   * and a slow reader blocks docker, never node's heap. `done` rejects on a non-zero exit.
+   */
+  async stream(args: string[]): Promise<{ stdout: Readable; done: Promise<void> }> {
+    this.log.debug(`docker ${args.join(' ')} (stdout to a named pipe)`);
+    // Under RUNNER_TEMP, which the runner empties after the job, should this process be killed.
+    const dir = await mkdtemp(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'publish-image-pipe-'));
+    const fifo = path.join(dir, 'stdout');
+    const err: Buffer[] = [];
+    let stdout: Socket;
+    try {
+      const made = await this.exec('mkfifo', ['-m', '600', fifo], {
+        listeners: { stderr: (c) => err.push(c) },
+      });
+      if (made !== 0)
+        throw new DockerError(args, made, `cannot make a pipe for docker: ${Buffer.concat(err)}`);
+      // Opened without blocking, before docker is: reads wait for data, and the end comes only
+      // once a writer has come and gone. A Socket reads it on the event loop and stops reading
+      // when its consumer pauses, which fills the pipe and blocks docker.
+      const fd = await openFd(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      stdout = new Socket({ fd, readable: true, writable: false });
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    let ended = false;
+    stdout.on('end', () => (ended = true));
+    // The shell only redirects: `exec` makes docker itself the process, with the pipe as stdout.
+    const exited = this.exec('sh', ['-c', 'exec docker "$@" >"$0"', fifo, ...args], {
+      listeners: { stderr: (c) => err.push(c) },
+    });
+    const done = (async () => {
+      try {
+        const code = await exited;
+        if (code === 0) return;
+        const said = Buffer.concat(err).toString('utf8');
+        const early = stdout.destroyed && !ended;
+        const error = new DockerError(args, code, said.trim() ? said : early ? READER_CLOSED : '');
+        // A docker that failed before it opened the pipe would leave the reader waiting.
+        if (!ended) stdout.destroy(error);
+        throw error;
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    })();
+    return { stdout, done };
   }
 }

@@ -1,3 +1,4 @@
+import { imageSize } from '../docker/build.js';
 import type { Docker } from '../docker/cli.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
@@ -61,9 +62,10 @@ export async function publishPlatforms(
   const pushTargets = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
   const entries: IndexEntry[] = [];
   for (const image of images) {
-    const save = docker.stream(['save', image.id]);
+    const size = imageSize(docker, image.id);
+    const save = await docker.stream(['save', image.id]);
     const [pushed] = await Promise.all([
-      pushSavedImage(save.stdout, pushTargets, { tmpDir: opts.tmpDir, log: opts.log }),
+      pushSavedImage(save.stdout, pushTargets, { tmpDir: opts.tmpDir, log: opts.log, size }),
       save.done,
     ]);
     const platform = platformString(pushed.platform);

@@ -1,3 +1,4 @@
+import { imageSize } from '../docker/build.js';
 import type { Docker } from '../docker/cli.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
@@ -71,11 +72,13 @@ export async function publishLocalImage(
       // Asked while docker starts the export: what the registries hold from an earlier push.
       const tags = targets.map((t) => [...t.tags]);
       const known = knownBlobs(relayTargets, tags, opts.log);
-      const save = docker.stream(['save', image]);
+      // The image's size: the export's total on its progress line.
+      const read = { known, tmpDir: opts.tmpDir, size: imageSize(docker, image) };
+      const save = await docker.stream(['save', image]);
       // When both fail, docker's own words ("No such image", a daemon error) say more than a
       // cut-off archive does.
       [manifest] = await Promise.all([
-        relaySavedImage(save.stdout, relay, { known, tmpDir: opts.tmpDir }).catch(async (err: unknown) => {
+        relaySavedImage(save.stdout, relay, read).catch(async (err: unknown) => {
           save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
           const said = await save.done.then(
             () => undefined,

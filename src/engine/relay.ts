@@ -14,6 +14,7 @@ import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/retry.js';
+import { type Counter, mib, Progress, type ProgressOptions, seconds, type Task } from './progress.js';
 
 export interface RelayTarget {
   client: RegistryClient;
@@ -25,17 +26,28 @@ export interface RelayOptions {
   /** Where blobs are spooled while they stream (one file per blob, removed when done). */
   tmpDir: string;
   log: Logger;
-  /** How often progress is logged while bytes flow (default 10 s). */
-  progressMs?: number;
+  /** The progress lines' clock and pace (tests); lines go to `log.info`. */
+  progress?: Omit<ProgressOptions, 'log'>;
 }
 
-/** Bytes streamed to each registry, for progress lines. */
+/** What became of the blobs on one registry, for its closing line. */
+interface Tally {
+  /** Streamed (or sent again from the spool) to the first repository. */
+  sent: number;
+  sentBytes: number;
+  /** Mounted into, or uploaded to, the other repositories on the registry. */
+  mounted: number;
+  copied: number;
+  /** Already there: not compressed, not sent. */
+  skipped: number;
+}
+
+/** The targets on one registry: blobs stream to the first, the others mount from it. */
 interface Group {
   registry: string;
-  /** The repository blobs stream to; the others on this registry mount from it. */
   primary: RelayTarget;
   others: RelayTarget[];
-  sent: number;
+  tally: Tally;
 }
 
 interface Sink {
@@ -43,6 +55,8 @@ interface Sink {
   body: PassThrough;
   done: Promise<void>;
   failed?: unknown;
+  /** Bytes handed to this registry's upload, on the blob's progress line. */
+  counter?: Counter;
 }
 
 interface Session {
@@ -62,15 +76,14 @@ const MiB = 1024 * 1024;
 /** Statuses a second upload of the same bytes would get again: credentials, rights, the name. */
 const REFUSALS = new Set([400, 401, 403, 404]);
 
-const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
-
 export class PushRelay {
   private readonly groups: Group[];
   private readonly sessions = new Set<Session>();
   private readonly jobs: Promise<void>[] = [];
   private readonly failures = new Map<RelayTarget, unknown>();
-  private readonly progress: NodeJS.Timeout;
-  private lastSent = new Map<Group, number>();
+  /** Progress lines of this push: saved.ts adds the export's and each layer's task. */
+  readonly progress: Progress;
+  private readonly started = Date.now();
 
   private constructor(
     private readonly dir: string,
@@ -81,11 +94,15 @@ export class PushRelay {
       const g = byRegistry.get(t.client.registry);
       if (g) g.others.push(t);
       else
-        byRegistry.set(t.client.registry, { registry: t.client.registry, primary: t, others: [], sent: 0 });
+        byRegistry.set(t.client.registry, {
+          registry: t.client.registry,
+          primary: t,
+          others: [],
+          tally: { sent: 0, sentBytes: 0, mounted: 0, copied: 0, skipped: 0 },
+        });
     }
     this.groups = [...byRegistry.values()];
-    this.progress = setInterval(() => this.logProgress(), opts.progressMs ?? 10_000);
-    this.progress.unref();
+    this.progress = new Progress({ ...opts.progress, log: (line) => opts.log.info(line) });
   }
 
   static async start(opts: RelayOptions): Promise<PushRelay> {
@@ -94,10 +111,13 @@ export class PushRelay {
 
   /**
    * Streams one blob to every target as it is read, and returns its digest and size once it is
-   * read whole; the uploads finish in the background (see `settle`).
+   * read whole; the uploads finish in the background (see `settle`). With a `task`, its progress
+   * line shows the bytes handed to each registry.
    */
-  async ingest(body: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
+  async ingest(body: AsyncIterable<Buffer>, task?: Task): Promise<{ digest: string; size: number }> {
     const session = this.open();
+    if (task)
+      for (const sink of session.sinks) sink.counter = task.counter(`to ${sink.group.registry}`, 0, true);
     try {
       await this.feed(session, body);
       session.spool.end();
@@ -107,6 +127,7 @@ export class PushRelay {
       throw err;
     }
     this.sessions.delete(session);
+    for (const sink of session.sinks) if (sink.counter) sink.counter.growing = false;
     const digest = `sha256:${session.hash.digest('hex')}`;
     session.settleDigest(digest);
     for (const sink of session.sinks) if (!sink.failed) sink.body.end();
@@ -115,28 +136,28 @@ export class PushRelay {
     return { digest, size: session.size };
   }
 
+  /** A blob every target already holds: counted on each registry's closing line, never sent. */
+  held(): void {
+    for (const g of this.groups) g.tally.skipped++;
+  }
+
   /**
    * Waits for every blob to reach every target (retries included) and returns, per target,
-   * the error that kept a blob from it. A target with no entry holds every blob.
+   * the error that kept a blob from it. A target with no entry holds every blob. Then says,
+   * per registry, what was sent, mounted and skipped, and how long it took.
    */
   async settle(): Promise<Map<RelayTarget, unknown>> {
     await Promise.all(this.jobs);
+    const took = seconds(Date.now() - this.started);
+    for (const g of this.groups) this.opts.log.info(closingLine(g, took, this.failures));
     return this.failures;
   }
 
   async close(): Promise<void> {
-    clearInterval(this.progress);
+    this.progress.stop();
     for (const s of [...this.sessions]) this.abort(s, new Error('the push was abandoned'));
     await Promise.allSettled(this.jobs);
     await rm(this.dir, { recursive: true, force: true });
-  }
-
-  private logProgress(): void {
-    for (const g of this.groups) {
-      if (g.sent === (this.lastSent.get(g) ?? 0)) continue;
-      this.lastSent.set(g, g.sent);
-      this.opts.log.info(`${g.registry}: ${mib(g.sent)} sent`);
-    }
   }
 
   /** A new blob: each registry's own upload starts now, so its POST overlaps the reading. */
@@ -187,8 +208,9 @@ export class PushRelay {
         throw session.spoolError ?? new Error('the spool file closed');
       if (!session.spool.write(chunk)) waits.push(drained(session.spool));
       for (const sink of session.sinks) {
+        if (sink.counter) sink.counter.total = session.size;
         if (sink.failed || sink.body.destroyed) continue;
-        sink.group.sent += chunk.length;
+        sink.counter?.add(chunk.length);
         if (!sink.body.write(chunk)) waits.push(Promise.race([drained(sink.body), sink.done.catch(() => 0)]));
       }
       if (waits.length) await Promise.all(waits);
@@ -227,10 +249,15 @@ export class PushRelay {
             this.failures.set(primary, err);
           }
         }
+        if (ok) {
+          group.tally.sent++;
+          group.tally.sentBytes += size;
+        }
         for (const t of others) {
           try {
             const mounted = ok && (await t.client.mountBlob(t.repo, digest, primary.repo));
             if (!mounted) await t.client.uploadBlob(t.repo, digest, size, fromSpool);
+            group.tally[mounted ? 'mounted' : 'copied']++;
           } catch (err) {
             this.failures.set(t, err);
           }
@@ -248,6 +275,22 @@ export class PushRelay {
     session.spool.destroy();
     void rm(session.file, { force: true });
   }
+}
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/** `reg: 3 blobs sent (100.0 MiB), 3 mounted into other repositories, 2 already there, in 4.2 s`. */
+function closingLine(g: Group, took: string, failures: Map<RelayTarget, unknown>): string {
+  const t = g.tally;
+  const parts = [`${plural(t.sent, 'blob')} sent (${mib(t.sentBytes)}) to ${g.primary.repo}`];
+  if (g.others.length) {
+    const into = g.others.map((o) => o.repo).join(', ');
+    parts.push(`${t.mounted} mounted${t.copied ? ` and ${t.copied} copied` : ''} into ${into}`);
+  }
+  parts.push(`${t.skipped} already there`);
+  const failed = [g.primary, ...g.others].filter((x) => failures.has(x)).map((x) => x.repo);
+  if (failed.length) parts.push(`failed for ${failed.join(', ')}`);
+  return `${g.registry}: ${parts.join(', ')}, in ${took}`;
 }
 
 /** Resolves on 'drain', or at once when the stream is gone: a destroyed stream never drains. */

@@ -18,6 +18,8 @@ export interface PushSavedImageOptions {
   /** Directory for the spool files (a private subdirectory is created and removed). */
   tmpDir: string;
   log: Logger;
+  /** About how many bytes the export is, for its progress line. */
+  size?: Promise<number | undefined>;
 }
 
 export interface PushedImage {
@@ -37,7 +39,7 @@ export async function pushSavedImage(
 ): Promise<PushedImage> {
   const relay = await PushRelay.start({ targets, tmpDir: opts.tmpDir, log: opts.log });
   try {
-    const image = await relaySavedImage(tar, relay, { oci: true });
+    const image = await relaySavedImage(tar, relay, { oci: true, size: opts.size });
     const failures = await relay.settle();
     const [failed] = failures.values();
     if (failures.size) throw failed;

@@ -52,16 +52,32 @@ function commitDateFrom(payload: Record<string, any>, sha: string, now: Date): D
   return timestampOf(payload.head_commit as PayloadCommit | undefined, sha) ?? now;
 }
 
-export function contextFromEnv(
-  env: Env,
+/**
+ * The run as the runner describes it (event name, ref, SHA, repository, server, payload). Built
+ * outside meta (src/event.ts, from @actions/github's context) so that meta imports no toolkit.
+ */
+export interface RunEvent {
+  eventName: string;
+  ref: string;
+  sha: string;
+  repository: string;
+  serverUrl?: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  payload: Record<string, any>,
+  payload: Record<string, any>;
+}
+
+/**
+ * metadata-action's view of the run: `pull_request_target` rules see the PR's merge ref,
+ * DOCKER_METADATA_PR_HEAD_SHA swaps in the PR head, SOURCE_DATE_EPOCH sets the clock.
+ */
+export function workflowContext(
+  event: RunEvent,
+  env: Env,
   clock: () => Date = () => new Date(),
 ): GitHubContext {
-  const eventName = env.GITHUB_EVENT_NAME ?? '';
-  let ref = env.GITHUB_REF ?? '';
-  let sha = env.GITHUB_SHA ?? '';
-  payload = payload ?? {};
+  const { eventName } = event;
+  let { ref, sha } = event;
+  const payload = event.payload ?? {};
 
   // pull_request_target runs on the base branch; PR rules should still fire.
   if (/pull_request_target/.test(eventName)) {
@@ -77,8 +93,8 @@ export function contextFromEnv(
     eventName,
     ref,
     sha,
-    repository: env.GITHUB_REPOSITORY ?? '',
-    serverUrl: env.GITHUB_SERVER_URL || 'https://github.com',
+    repository: event.repository,
+    serverUrl: event.serverUrl || 'https://github.com',
     payload,
     commitDate: commitDateFrom(payload, sha, now),
     now,

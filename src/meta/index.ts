@@ -1,16 +1,26 @@
 import { InputError } from '../errors.js';
-import { contextFromEnv, type GitHubContext } from './context.js';
+import { type GitHubContext, type RunEvent, workflowContext } from './context.js';
 import type { ExpressionScope } from './expressions.js';
 import { type Flavor, parseFlavor } from './flavor.js';
 import { type ImageName, parseImages } from './images.js';
 import { mergeKeyValues, ociLines, repoRecord } from './labels.js';
-import { readList } from './list.js';
+import { readList, readListLines } from './list.js';
 import { assembleOutputs, fullTags, type MetaJson, type MetaOutputs, type Separators } from './outputs.js';
 import { parseRules, type TagRule } from './rules.js';
 import { computeVersion, type ReleaseVersion, tagNamesOf } from './tags.js';
 
-export { contextFromEnv };
-export type { GitHubContext, Flavor, ImageName, TagRule, ReleaseVersion, MetaJson, MetaOutputs, Separators };
+export { workflowContext };
+export type {
+  GitHubContext,
+  RunEvent,
+  Flavor,
+  ImageName,
+  TagRule,
+  ReleaseVersion,
+  MetaJson,
+  MetaOutputs,
+  Separators,
+};
 
 export interface MetaInputs {
   images: string;
@@ -86,8 +96,8 @@ export function metaOptionsFromEnv(env: Record<string, string | undefined>): Met
 export function computeMeta(inputs: MetaInputs, ctx: GitHubContext, opts: MetaOptions): Meta {
   const imageList = parseImages(readList('images', inputs.images));
   const flavor = parseFlavor(readList('flavor', inputs.flavor));
-  let tagLines = readList('tags', inputs.tags);
-  if (tagLines.length === 0) tagLines = readList('tags', DEFAULT_TAG_RULES);
+  let tagLines = readListLines('tags', inputs.tags);
+  if (tagLines.length === 0) tagLines = readListLines('tags', DEFAULT_TAG_RULES);
   const rules = parseRules(tagLines);
   const separators: Separators = {
     tags: inputs.sepTags || '\n',

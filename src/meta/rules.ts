@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { splitFields } from './list.js';
+import { type ListLine, splitFields } from './list.js';
 
 export type RuleKind = 'schedule' | 'semver' | 'pep440' | 'match' | 'edge' | 'ref' | 'raw' | 'sha';
 
@@ -95,11 +95,14 @@ function checkKind(rule: TagRule): void {
   }
 }
 
-/** Parse one tag rule line (`type=semver,pattern={{version}}`, or a bare value = raw). */
-export function parseRule(line: string): TagRule {
+/**
+ * Parse one tag rule line (`type=semver,pattern={{version}}`, or a bare value = raw); `fields`
+ * when the line quoted a field and the list reader already split it (see readListLines).
+ */
+export function parseRule(line: string, fields?: string[]): TagRule {
   const attrs = new Map<string, string>();
   let kind: RuleKind | undefined;
-  for (const field of splitFields('tags', line)) {
+  for (const field of fields ?? splitFields('tags', line)) {
     const eq = field.indexOf('=');
     if (eq <= 0) {
       attrs.set('value', field.trim());
@@ -123,9 +126,28 @@ export function parseRule(line: string): TagRule {
   return rule;
 }
 
+/**
+ * A line with a quoted field is read with the fields its quotes give (`type=match,"pattern=^v\d{1,2}"`
+ * keeps its regular expression whole). Should that reading not make a rule while upstream's does
+ * (`"type=raw,value=a"`, one quoted field that upstream splits again), upstream's is kept.
+ */
+function parseListLine(l: string | ListLine): TagRule {
+  if (typeof l === 'string') return parseRule(l);
+  if (!l.quoted) return parseRule(l.line);
+  try {
+    return parseRule(l.quoted.text, l.quoted.fields);
+  } catch (quotedError) {
+    try {
+      return parseRule(l.line);
+    } catch {
+      throw quotedError;
+    }
+  }
+}
+
 /** Parse every line and sort by priority, highest first; ties keep their input order. */
-export function parseRules(lines: string[]): TagRule[] {
-  const rules = lines.map(parseRule);
+export function parseRules(lines: (string | ListLine)[]): TagRule[] {
+  const rules = lines.map(parseListLine);
   const prio = (r: TagRule): number => Number(r.attrs.get('priority'));
   return rules.sort((x, y) => {
     if (prio(x) < prio(y)) return 1;

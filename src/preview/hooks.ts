@@ -6,7 +6,7 @@ import { messageOf } from '../errors.js';
 import { octokitFor } from '../github/octokit.js';
 import type { Inputs } from '../inputs.js';
 import type { GitHubContext, MetaOptions } from '../meta/index.js';
-import * as runner from '../runner.js';
+import * as runner from '@actions/core';
 import { cleanupPreview, type CleanupTarget, renderCleanup } from './cleanup.js';
 import { markerOf, publishedBody, removedBody, upsertComment } from './comment.js';
 import { isClosed, pullRequestOf, type PullRequest } from './pr.js';
@@ -71,9 +71,12 @@ export async function closePreview(job: CloseJob): Promise<void> {
   const report = await cleanupPreview({ ...job, octokit, log });
   runner.setOutput('cleanup', JSON.stringify(report));
   runner.setOutput('metadata', JSON.stringify({ cleanup: report }));
-  await runner.appendSummary(renderCleanup(report)).catch((err: unknown) => {
-    runner.warning(`Could not write the job summary: ${messageOf(err)}`);
-  });
+  await runner.summary
+    .addRaw(renderCleanup(report))
+    .write()
+    .catch((err: unknown) => {
+      runner.warning(`Could not write the job summary: ${messageOf(err)}`);
+    });
   if (inputs.prComment && !inputs.dryRun) {
     const body = removedBody(
       pr,

@@ -4,7 +4,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegistryClient } from '../../../src/registry/client.js';
-import { PushRelay, type RelayTarget } from '../../../src/engine/relay.js';
+import { PushRelay, type RelayOptions, type RelayTarget } from '../../../src/engine/relay.js';
 import { RegistryError } from '../../../src/registry/retry.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -91,7 +91,7 @@ afterEach(async () => {
 
 async function startRelay(
   targets: RelayTarget[],
-  progressMs?: number,
+  progress?: RelayOptions['progress'],
 ): Promise<{ relay: PushRelay; lines: Lines }> {
   const lines: Lines = { info: [], debug: [] };
   const log = {
@@ -99,7 +99,7 @@ async function startRelay(
     debug: (m: string) => lines.debug.push(m),
     warning: (m: string) => lines.info.push(m),
   };
-  relay = await PushRelay.start({ targets, tmpDir: tempDir('relay-test'), log, progressMs });
+  relay = await PushRelay.start({ targets, tmpDir: tempDir('relay-test'), log, progress });
   return { relay, lines };
 }
 
@@ -216,23 +216,76 @@ describe('PushRelay', () => {
     expect(x.blobs.size).toBe(0);
   });
 
-  it('logs the bytes sent to each registry while a slow upload runs, and leaves no spool file', async () => {
+  it('counts the bytes handed to each registry on the blob task, and leaves no spool file', async () => {
     const x = new FakeRegistry('x.example');
+    const y = new FakeRegistry('y.example');
     const dir = tempDir('relay-spool');
+    let now = 0;
     const lines: string[] = [];
     const log = { info: (m: string) => lines.push(m), debug: () => {}, warning: () => {} };
     relay = await PushRelay.start({
-      targets: [{ client: x.client(), repo: 'a' }],
+      targets: [
+        { client: x.client(), repo: 'a' },
+        { client: y.client(), repo: 'a' },
+      ],
       tmpDir: dir,
       log,
-      progressMs: 20,
+      progress: { now: () => now, tickMs: 0 },
     });
+    const task = relay.progress.task('Layer 1');
     const layer = Buffer.alloc(3 * 1024 * 1024, 3);
-    await relay.ingest(slowly(layer, 120));
+    const body = (async function* () {
+      yield layer.subarray(0, 1024 * 1024);
+      now += 6_000; // six seconds for the first MiB
+      await sleep(20);
+      relay!.progress.tick();
+      yield layer.subarray(1024 * 1024);
+    })();
+    await relay.ingest(body, task);
+    expect(task.counters.map((c) => [c.name, c.done, c.total, c.growing])).toEqual([
+      ['to x.example', layer.length, layer.length, false],
+      ['to y.example', layer.length, layer.length, false],
+    ]);
+    // While it ran: one line, with each registry's bytes of what was compressed so far.
+    expect(lines).toEqual([
+      'Layer 1: to x.example 1.0 of 1.0 MiB so far (0.2 MiB/s); to y.example 1.0 of 1.0 MiB so far (0.2 MiB/s)',
+    ]);
     await relay.settle();
-    expect(lines.some((l) => /^x\.example: 1\.5 MiB sent$/.test(l))).toBe(true);
     await relay.close();
     relay = undefined;
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('closes with one line per registry: sent, mounted, already there, how long', async () => {
+    const x = new FakeRegistry('x.example');
+    const y = new FakeRegistry('y.example');
+    const { relay, lines } = await startRelay([
+      { client: x.client(), repo: 'a' },
+      { client: x.client(), repo: 'b' },
+      { client: y.client(), repo: 'a' },
+    ]);
+    await relay.ingest(slowly(Buffer.alloc(2 * 1024 * 1024, 1)));
+    await relay.ingest(slowly(Buffer.from('config')));
+    relay.held();
+    await relay.settle();
+    expect(lines.info).toEqual([
+      expect.stringMatching(
+        /^x\.example: 2 blobs sent \(2\.0 MiB\) to a, 2 mounted into b, 1 already there, in \d+\.\d s$/,
+      ),
+      expect.stringMatching(/^y\.example: 2 blobs sent \(2\.0 MiB\) to a, 1 already there, in \d+\.\d s$/),
+    ]);
+  });
+
+  it('names the repositories a registry refused on its closing line', async () => {
+    const x = new FakeRegistry('x.example');
+    x.refuse = new RegistryError('denied', { registry: 'x.example', status: 403, retryable: false });
+    const { relay, lines } = await startRelay([{ client: x.client(), repo: 'a' }]);
+    await relay.ingest(slowly(Buffer.from('layer')));
+    await relay.settle();
+    expect(lines.info).toEqual([
+      expect.stringMatching(
+        /^x\.example: 0 blobs sent \(0\.0 MiB\) to a, 0 already there, failed for a, in /,
+      ),
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
+import { Progress, type Task } from '../../../src/engine/progress.js';
 import type { PushRelay } from '../../../src/engine/relay.js';
 import { gzipPieces, levelFor, PIECE_BYTES, relaySavedImage, storedGzip } from '../../../src/engine/saved.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -75,17 +76,28 @@ describe('levelFor', () => {
   });
 });
 
-/** A relay that keeps what it is given. */
-function memoryRelay(): { relay: PushRelay; blobs: Map<string, Buffer> } {
+/** A relay that keeps what it is given, and the progress tasks and skipped blobs it saw. */
+function memoryRelay(): { relay: PushRelay; blobs: Map<string, Buffer>; tasks: Task[]; held: number[] } {
   const blobs = new Map<string, Buffer>();
+  const tasks: Task[] = [];
+  const held = [0];
+  const progress = new Progress({ log: () => {}, tickMs: 0 });
+  const task = progress.task.bind(progress);
+  progress.task = (label: string) => {
+    const t = task(label);
+    tasks.push(t);
+    return t;
+  };
   const relay = {
+    progress,
+    held: () => held[0]++,
     async ingest(body: AsyncIterable<Buffer>) {
       const data = await collect(body);
       blobs.set(sha256(data), data);
       return { digest: sha256(data), size: data.length };
     },
   } as unknown as PushRelay;
-  return { relay, blobs };
+  return { relay, blobs, tasks, held };
 }
 
 /** A `docker save` archive from entries (name -> bytes, or a symlink target). */
@@ -182,6 +194,39 @@ describe('relaySavedImage', () => {
     },
   );
 
+  it('reports the export and each layer on its own progress task, with the totals it knows', async () => {
+    const { relay, tasks } = memoryRelay();
+    const entries: [string, Buffer][] = [
+      ['aaa/layer.tar', layer1],
+      ['bbb/layer.tar', layer2],
+      [`${configHex}.json`, config],
+      [
+        'manifest.json',
+        Buffer.from(
+          JSON.stringify([{ Config: `${configHex}.json`, Layers: ['aaa/layer.tar', 'bbb/layer.tar'] }]),
+        ),
+      ],
+    ];
+    const bytes = await collect(archive(entries));
+    await relaySavedImage(Readable.from(chunked(bytes)), relay, { size: Promise.resolve(12_345_678) });
+    const seen = tasks.map((t) => [t.label, t.finished, ...t.counters.map((c) => [c.name, c.done, c.total])]);
+    expect(seen).toEqual([
+      ['Export from docker', true, ['read', bytes.length, 12_345_678]],
+      ['Layer 1', true, ['compressed', layer1.length, layer1.length]],
+      ['Layer 2', true, ['compressed', layer2.length, layer2.length]],
+    ]);
+  });
+
+  it('calls an already-compressed layer "read", not "compressed"', async () => {
+    const { relay, tasks } = memoryRelay();
+    const gz = gzipSync(randomBytes(2 * 1024 * 1024)); // over 1 MiB: streamed, not kept in memory
+    await relaySavedImage(ociArchive(config, [gz]), relay);
+    expect(tasks.map((t) => [t.label, t.counters[0]?.name])).toEqual([
+      ['Export from docker', 'read'],
+      ['Layer 1', 'read'],
+    ]);
+  });
+
   it.each([
     ['docker 20 (spooled and hashed, then skipped)', 'legacy'],
     ['docker 25+ (skipped by its name, unread)', 'oci'],
@@ -195,7 +240,7 @@ describe('relaySavedImage', () => {
     const name1 = layout === 'legacy' ? 'aaa/layer.tar' : `blobs/sha256/${sha256(layer1).slice(7)}`;
     const name2 = layout === 'legacy' ? 'bbb/layer.tar' : `blobs/sha256/${sha256(layer2).slice(7)}`;
     const configName = layout === 'legacy' ? `${configHex}.json` : `blobs/sha256/${configHex}`;
-    const { relay, blobs } = memoryRelay();
+    const { relay, blobs, held: skipped } = memoryRelay();
     const m = await relaySavedImage(
       archive([
         [name1, layer1],
@@ -211,6 +256,7 @@ describe('relaySavedImage', () => {
     expect(body.config.digest).toBe(sha256(config));
     // Only the second layer was compressed and sent: not the held one, not the config.
     expect(blobs.size).toBe(1);
+    expect(skipped[0]).toBe(2);
     expect(sha256(gunzipSync([...blobs.values()][0]!))).toBe(sha256(layer2));
   });
 

@@ -1,19 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { contextFromEnv, metaOptionsFromEnv } from '../../../src/meta/index.js';
+import { metaOptionsFromEnv, workflowContext } from '../../../src/meta/index.js';
 import { ctxFor, expectInputError, NOW, run, SHA, SHORT } from './helpers.js';
 
 const HEAD = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 const prPayload = { number: 7, pull_request: { head: { sha: HEAD }, base: { ref: 'master' } } };
 
-describe('contextFromEnv', () => {
-  it('reads the GITHUB_* variables', () => {
-    const ctx = contextFromEnv(
-      {
-        GITHUB_EVENT_NAME: 'push',
-        GITHUB_REF: 'refs/heads/dev',
-        GITHUB_SHA: SHA,
-        GITHUB_REPOSITORY: 'o/r',
-      },
+describe('workflowContext', () => {
+  it('takes the run as given, with github.com as the default server', () => {
+    const ctx = workflowContext(
+      { eventName: 'push', ref: 'refs/heads/dev', sha: SHA, repository: 'o/r', payload: {} },
       {},
       () => NOW,
     );

@@ -2,11 +2,11 @@ import { expect } from '@jest/globals';
 import { InputError } from '../../../src/errors.js';
 import {
   computeMeta,
-  contextFromEnv,
   type GitHubContext,
   type Meta,
   type MetaInputs,
   metaOptionsFromEnv,
+  workflowContext,
 } from '../../../src/meta/index.js';
 
 export const SHA = '860c1904a1ce19322e91ac35af1ab07466440c37';
@@ -29,15 +29,16 @@ export interface CtxOptions {
 }
 
 export function ctxFor(event: string, ref: string, o: CtxOptions = {}): GitHubContext {
-  const env = {
-    GITHUB_EVENT_NAME: event,
-    GITHUB_REF: ref,
-    GITHUB_SHA: o.sha ?? SHA,
-    GITHUB_REPOSITORY: 'octocat/Hello-World',
-    ...o.env,
-  };
   const payload = o.noRepo ? { ...o.payload } : { repository: REPO, ...o.payload };
-  return contextFromEnv(env, payload, () => NOW);
+  const run = {
+    eventName: event,
+    ref,
+    sha: o.sha ?? SHA,
+    repository: 'octocat/Hello-World',
+    serverUrl: o.env?.GITHUB_SERVER_URL,
+    payload,
+  };
+  return workflowContext(run, o.env ?? {}, () => NOW);
 }
 
 export function run(inputs: Partial<MetaInputs>, ctx: GitHubContext, env: Record<string, string> = {}): Meta {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ctxFor, run } from './helpers.js';
+import { ctxFor, expectInputError, run } from './helpers.js';
 
 const dev = () => ctxFor('push', 'refs/heads/dev');
 
@@ -19,6 +19,54 @@ describe('list inputs', () => {
     ['fields are trimmed', 'type = raw , value = a', ['a']],
   ])('%s', (_name, tags, expected) => {
     expect(run({ tags }, dev()).tagNames).toEqual(expected);
+  });
+
+  it.each([
+    [
+      'a regular expression with a comma in quotes',
+      'release12',
+      'type=match,"pattern=^release\\d{1,2}"',
+      ['release12'],
+    ],
+    [
+      'a quoted pattern and a group after it',
+      'v12.3',
+      'type=match,"pattern=^v(\\d{1,3})\\.(\\d+)",group=1',
+      ['12'],
+    ],
+    ['a quoted value with a comma', 'v1', 'type=raw,"value=a,b"', ['a-b']],
+    ['a doubled quote inside quotes is one quote', 'v1', 'type=raw,"value=q""r"', ['q-r']],
+    ['after a comment line', 'release7', '# ours\ntype=match,"pattern=^release\\d{1,2}"', ['release7']],
+    [
+      'next to unquoted lines',
+      'release7',
+      'type=raw,value=x\ntype=match,"pattern=^release\\d{1,2}"',
+      ['release7', 'x'],
+    ],
+    [
+      'one quoted field that only upstream reading makes a rule of, read as upstream',
+      'v1',
+      '"type=raw,value=a"',
+      ['a'],
+    ],
+  ])('quoted fields are honoured: %s', (_name, tag, tags, expected) => {
+    const ctx = ctxFor('push', `refs/tags/${tag}`);
+    expect(run({ tags, flavor: 'latest=false' }, ctx).tagNames).toEqual(expected);
+  });
+
+  it('an unquoted line is read exactly as before: the comma of {1,2} cuts the pattern, no tag', () => {
+    const ctx = ctxFor('push', 'refs/tags/release12');
+    const meta = run({ tags: 'type=match,pattern=^release\\d{1,2}', flavor: 'latest=false' }, ctx);
+    expect(meta.tagNames).toEqual([]);
+    expect(meta.rules[0]!.attrs.get('pattern')).toBe('^release\\d{1');
+  });
+
+  it('a quoted line that no reading makes a rule of names the line as written', () => {
+    expectInputError(
+      () => run({ tags: 'type=match,"pattern=(unclosed,x"' }, ctxFor('push', 'refs/tags/v1')),
+      'tags',
+      'type=match,"pattern=(unclosed,x"',
+    );
   });
 
   it('a tags input of only comments falls back to the default rules', () => {

@@ -1,13 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
-import { contextFromEnv, type MetaInputs } from '../../../src/meta/index.js';
+import { type MetaInputs, workflowContext } from '../../../src/meta/index.js';
 import { previewTags } from '../../../src/preview/tags.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const opts = { shortShaLength: 7, annotationLevels: ['manifest'] };
-const ctx = contextFromEnv(
-  { GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/7/merge', GITHUB_SHA: 'e'.repeat(40) },
-  { action: 'closed', number: 7, repository: { default_branch: 'main' } },
+const ctx = workflowContext(
+  {
+    eventName: 'pull_request',
+    ref: 'refs/pull/7/merge',
+    sha: 'e'.repeat(40),
+    repository: 'acme/api',
+    payload: { action: 'closed', number: 7, repository: { default_branch: 'main' } },
+  },
+  {},
 );
 const inputs = (tags: string, flavor = ''): MetaInputs => ({
   images: 'reg.example/acme/api',

@@ -1,0 +1,36 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { ROOT, testBed } from './harness.js';
+
+describe('the README demo (scripts/demo.sh) on the test bed', () => {
+  it('shows what a runner shows: no secret in any form, the Docker config gone, no temp files left', () => {
+    const bed = testBed();
+    const envFile = path.join(process.env.PUBLISH_IMAGE_ENV ?? '/tmp/publish-image-env', 'env');
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts/demo.sh')], {
+      env: { ...process.env, PUBLISH_IMAGE_DEMO_BED: envFile },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.status).toBe(0);
+    const forms = [
+      bed.reg1Pass,
+      Buffer.from(bed.reg1Pass).toString('base64'),
+      Buffer.from(`${bed.reg1User}:${bed.reg1Pass}`).toString('base64'),
+    ];
+    for (const secret of forms) expect(out).not.toContain(secret);
+    expect(out).toContain('password: ***');
+    expect(out).not.toMatch(/^::/m); // every workflow command turned into a line a person reads
+    expect(out).toMatch(/^▼ Build$/m);
+    const dir = /the step's own Docker config \(not ~\/\.docker\): (\S+)/.exec(out)?.[1];
+    expect(dir).toBeDefined();
+    expect(out).toContain(`${dir} is gone`);
+    expect(out).toMatch(/^version: 1\.2\.3$/m);
+    expect(out).toMatch(/credentials left behind under RUNNER_TEMP and HOME \(expect none\)\nnone$/m);
+    const work = /temporary files of this demo: (\S+),/.exec(out)?.[1];
+    expect(work).toBeDefined();
+    expect(existsSync(work!)).toBe(false);
+  });
+});
