@@ -159,9 +159,15 @@ export async function knownBlobs(targets: RelayTarget[], tags: string[][], log: 
     targets.flatMap((t, i) =>
       (tags[i] ?? []).map(async (tag) => {
         try {
-          const m = await t.client.getManifest(t.repo, tag);
-          if (seen.has(m.digest)) return;
-          seen.add(m.digest);
+          // HEAD first: most tags of a push are new, and Docker Hub's pull limit counts only
+          // GETs; an earlier image is then read once by its digest, and not waited for when
+          // that GET is rate-limited (it is only worth the layers it spares).
+          const head = await t.client.headManifest(t.repo, tag, { rateLimited: 'fail' });
+          if (!head || seen.has(head.digest)) return;
+          seen.add(head.digest);
+          const m = head.body
+            ? { body: head.body }
+            : await t.client.getManifest(t.repo, head.digest, { rateLimited: 'fail' });
           const body = JSON.parse(m.body.toString('utf8')) as {
             config?: { digest?: string };
             layers?: Blob[];

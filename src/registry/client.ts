@@ -88,6 +88,39 @@ interface SendOptions {
   followRedirects?: boolean;
   /** false: no Authorization and no challenge handling (the /v2/ probe). */
   auth?: boolean;
+  /** Set on the second try after a redirect target refused its URL (expired): asked once more. */
+  reasked?: boolean;
+}
+
+/** A cross-repository mount: done (201), or the upload session the registry opened instead (202). */
+export type MountResult = { mounted: true } | { mounted: false; session?: URL };
+
+export interface ReadOptions {
+  /**
+   * 'fail': a 429 (Docker Hub's pull limit counts manifest GETs) fails at once instead of
+   * waiting out Retry-After; for reads that are only an optimisation.
+   */
+  rateLimited?: 'wait' | 'fail';
+}
+
+/**
+ * Answers to the streamed PATCH that refuse the method, not the blob: no chunked bodies (400
+ * BLOB_UPLOAD_INVALID, 411 Length Required), no PATCH (405, 501), a body too large for one
+ * PATCH (413, 416: GHCR's 4 MiB), a Content-Type it does not take (415). POST + PUT with a
+ * Content-Length still works on such registries.
+ */
+const STREAM_REFUSALS = new Set([400, 405, 411, 413, 415, 416, 501]);
+
+/** The registry took no streamed upload: the blob must go again as POST + PUT with its length. */
+export function isStreamRefusal(err: unknown): boolean {
+  return err instanceof RegistryError && err.code === 'STREAM_REFUSED';
+}
+
+/** A manifest PUT refused for its media type (zot without Docker compatibility: 415). */
+export function isMediaTypeRefusal(err: unknown): boolean {
+  if (!(err instanceof RegistryError)) return false;
+  if (err.status === 415) return true;
+  return err.status === 400 && err.code === 'MANIFEST_INVALID' && /media.?type/i.test(err.message);
 }
 
 type Challenge = { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service?: string };
@@ -174,6 +207,17 @@ export class RegistryClient {
   private challenge?: Challenge;
   private credential?: Promise<Credential | undefined>;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
+  /** Why this registry refused a streamed upload, once it did: later blobs go as POST + PUT. */
+  private streamRefusal?: string;
+  /**
+   * The answer to this registry's first streamed PATCH, until one was taken: later streams wait
+   * for it before sending, so a registry that refuses streaming is sent exactly one PATCH.
+   * Costs one round trip once per registry; blobs are spooled meanwhile.
+   */
+  private firstStream?: Promise<unknown>;
+  private streamProven = false;
+  /** Source repositories a mount from was refused (401/403/404): not asked again this run. */
+  private readonly mountRefused = new Set<string>();
 
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry;
@@ -194,6 +238,11 @@ export class RegistryClient {
   /** Host the API is reached at (differs from `registry` for Docker Hub). */
   get apiHost(): string {
     return apiHostOf(this.registry);
+  }
+
+  /** Whether blobs may be streamed (one PATCH of unknown length); false once the registry refused it. */
+  get streams(): boolean {
+    return this.streamRefusal === undefined;
   }
 
   /** Frees keep-alive sockets. */
@@ -257,7 +306,7 @@ export class RegistryClient {
     });
   }
 
-  async getManifest(repo: string, ref: string): Promise<Manifest> {
+  async getManifest(repo: string, ref: string, opts: ReadOptions = {}): Promise<Manifest> {
     const what = `GET manifest ${refString(repo, ref)}`;
     return this.retry(what, async () => {
       const res = await this.send({
@@ -268,6 +317,10 @@ export class RegistryClient {
         headers: { Accept: MANIFEST_ACCEPT },
         access: { repo, push: false },
         ok: [200],
+      }).catch((err: unknown) => {
+        if (opts.rateLimited === 'fail' && err instanceof RegistryError && err.status === 429)
+          err.retryable = false;
+        throw err;
       });
       const body = await readAll(res, MAX_MANIFEST_BYTES);
       const digest = sha256Digest(body);
@@ -287,8 +340,16 @@ export class RegistryClient {
     });
   }
 
-  /** Digest, media type and size of a manifest, or undefined when the registry has none. */
-  async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
+  /**
+   * Digest, media type and size of a manifest, or undefined when the registry has none. A HEAD,
+   * which Docker Hub's pull limit does not count; a registry that leaves out the digest header
+   * is asked with a GET, and then the body comes along.
+   */
+  async headManifest(
+    repo: string,
+    ref: string,
+    opts: ReadOptions = {},
+  ): Promise<(ManifestHead & { body?: Buffer }) | undefined> {
     const what = `HEAD manifest ${refString(repo, ref)}`;
     const head = await this.retry(what, async () => {
       const res = await this.send({
@@ -311,14 +372,19 @@ export class RegistryClient {
     if (head === null) return undefined;
     if (head.digest && Number.isFinite(head.size))
       return { digest: head.digest, mediaType: head.mediaType, size: head.size };
-    const m = await this.getManifest(repo, ref); // registry left out a header: fetch and hash
-    return { digest: m.digest, mediaType: m.mediaType, size: m.body.length };
+    const m = await this.getManifest(repo, ref, opts); // registry left out a header: fetch and hash
+    return { digest: m.digest, mediaType: m.mediaType, size: m.body.length, body: m.body };
   }
 
   /** PUTs manifest bytes under a tag or digest; returns the digest (verified against the body). */
   async putManifest(repo: string, ref: string, body: Buffer, mediaType: string): Promise<string> {
     const digest = sha256Digest(body);
     const what = `PUT manifest ${refString(repo, ref)}`;
+    if (body.length > MAX_MANIFEST_BYTES)
+      throw new RegistryError(
+        `registry ${this.registry}: ${what}: the manifest is ${body.length} bytes, over the 4 MiB registries accept; push fewer platforms or annotations in one index`,
+        { registry: this.registry, ref: refString(repo, ref), retryable: false, code: 'MANIFEST_TOO_LARGE' },
+      );
     return this.retry(what, async () => {
       const res = await this.send({
         method: 'PUT',
@@ -387,26 +453,55 @@ export class RegistryClient {
     });
   }
 
-  /** Cross-repository mount: true when mounted (201); false when the registry declined (202, upload cancelled). */
-  async mountBlob(repo: string, digest: string, fromRepo: string): Promise<boolean> {
+  /**
+   * Cross-repository mount. 201: mounted. 202: the registry opened a plain upload session
+   * instead (Nexus always; ECR for a blob no manifest of the source references): the caller
+   * uploads into it. 401/403/404 (Harbor when the source project is missing, GitLab across
+   * projects): a refusal of the mount, not of the push, so the caller uploads as usual and
+   * that source is not asked again.
+   */
+  async mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult> {
+    if (this.mountRefused.has(fromRepo)) return { mounted: false };
     const what = `POST blob mount ${refString(repo, digest)} from ${fromRepo}`;
-    return this.retry(what, async () => {
-      const q = new URLSearchParams({ mount: digest, from: fromRepo });
-      const res = await this.send({
-        method: 'POST',
-        url: `/v2/${repo}/blobs/uploads/?${q}`,
-        what,
-        ref: refString(repo, digest),
-        headers: { 'Content-Length': '0' },
-        access: { repo, push: true, mountFrom: fromRepo },
-        ok: [201, 202],
+    try {
+      return await this.retry(what, async (): Promise<MountResult> => {
+        const q = new URLSearchParams({ mount: digest, from: fromRepo });
+        const res = await this.send({
+          method: 'POST',
+          url: `/v2/${repo}/blobs/uploads/?${q}`,
+          what,
+          ref: refString(repo, digest),
+          headers: { 'Content-Length': '0' },
+          access: { repo, push: true, mountFrom: fromRepo },
+          ok: [201, 202],
+        });
+        drain(res);
+        if (res.statusCode === 201) return { mounted: true };
+        const location = headerValue(res.headers, 'location');
+        return location
+          ? { mounted: false, session: new URL(location, this.baseUrl + '/') }
+          : { mounted: false };
       });
-      drain(res);
-      if (res.statusCode === 201) return true;
-      const location = headerValue(res.headers, 'location');
-      if (location) void this.cancelUpload(repo, location);
-      return false;
-    });
+    } catch (err) {
+      if (!(err instanceof RegistryError) || ![401, 403, 404].includes(err.status ?? 0)) throw err;
+      this.mountRefused.add(fromRepo);
+      this.log.debug(`${what} refused (${err.reason}); uploading instead`);
+      return { mounted: false };
+    }
+  }
+
+  /** Mounts the blob from `fromRepo`, else uploads it (into the session a declined mount opened). */
+  async mountOrUpload(
+    repo: string,
+    digest: string,
+    fromRepo: string,
+    size: number,
+    open: OpenStream,
+  ): Promise<'mounted' | 'uploaded'> {
+    const m = await this.mountBlob(repo, digest, fromRepo);
+    if (m.mounted) return 'mounted';
+    await this.uploadBlob(repo, digest, size, open, m.session);
+    return 'uploaded';
   }
 
   /** Streams a blob (following redirects to blob storage). */
@@ -426,13 +521,22 @@ export class RegistryClient {
   }
 
   /**
-   * Monolithic upload: POST uploads/, then one PUT `?digest=` streaming `open()` with
-   * Content-Length `size`. A retryable failure restarts from a fresh POST and a fresh stream.
+   * Monolithic upload, what every registry takes: POST uploads/ (or the `session` a declined
+   * mount opened), then one PUT `?digest=` streaming `open()` with Content-Length `size`. A
+   * retryable failure restarts from a fresh POST and a fresh stream.
    */
-  async uploadBlob(repo: string, digest: string, size: number, open: OpenStream): Promise<void> {
+  async uploadBlob(
+    repo: string,
+    digest: string,
+    size: number,
+    open: OpenStream,
+    session?: URL,
+  ): Promise<void> {
     const ref = refString(repo, digest);
+    let given = session;
     await this.retry(`upload blob ${ref}`, async () => {
-      const url = await this.startUpload(repo, ref);
+      const url = given ?? (await this.startUpload(repo, ref));
+      given = undefined;
       url.searchParams.set('digest', digest);
       const res = await this.send({
         method: 'PUT',
@@ -452,27 +556,52 @@ export class RegistryClient {
    * Streams `body`, whose length is not known up front, the way docker does: POST uploads/,
    * one chunked PATCH, then PUT `?digest=` once `digest` resolves (the caller hashes what it
    * feeds in). A stream cannot be replayed, so only the POST and the closing PUT are retried;
-   * callers keep a copy to retry the whole upload.
+   * callers keep a copy to retry the whole upload. A PATCH answered 201 (ECR) is as good as
+   * 202. A registry that refuses the streamed PATCH itself (see STREAM_REFUSALS) is not sent
+   * another for the rest of the run (`streams` turns false) and the error says STREAM_REFUSED.
    */
   async uploadStream(repo: string, body: Readable, digest: Promise<string>): Promise<void> {
     const ref = `${repo} (streamed blob)`;
     const location = await this.retry(`POST blob upload ${repo}`, () => this.startUpload(repo, ref));
+    const first = this.firstStream;
+    let settleFirst: (() => void) | undefined;
+    if (first) {
+      if (!this.streamProven) await first;
+    } else this.firstStream = new Promise<void>((resolve) => (settleFirst = resolve));
     let sent = false;
-    const patched = await this.send({
-      method: 'PATCH',
-      url: location,
-      what: `PATCH blob ${ref}`,
-      ref,
-      headers: { 'Content-Type': 'application/octet-stream' },
-      // Sent once: a second round (a 401 mid-stream) must fail fast, the caller resends a copy.
-      body: () => {
-        if (sent) throw new Error('a streamed blob cannot be sent twice');
-        sent = true;
-        return body;
-      },
-      access: { repo, push: true },
-      ok: [202, 204],
-    });
+    let patched: IncomingMessage;
+    try {
+      patched = await this.send({
+        method: 'PATCH',
+        url: location,
+        what: `PATCH blob ${ref}`,
+        ref,
+        headers: { 'Content-Type': 'application/octet-stream' },
+        // Sent once: a second round (a 401 mid-stream) must fail fast, the caller resends a copy.
+        body: () => {
+          if (sent) throw new Error('a streamed blob cannot be sent twice');
+          if (this.streamRefusal) throw this.streamRefused(ref, this.streamRefusal);
+          sent = true;
+          return body;
+        },
+        access: { repo, push: true },
+        ok: [201, 202, 204],
+      });
+      this.streamProven = true;
+    } catch (err) {
+      void this.cancelUpload(repo, location.href);
+      if (!(err instanceof RegistryError && STREAM_REFUSALS.has(err.status ?? 0))) throw err;
+      const reason = `PATCH answered ${err.reason}${err.code ? ` ${err.code}` : ''}`;
+      if (this.streamRefusal === undefined) {
+        this.streamRefusal = reason;
+        this.log.info(
+          `${this.registry} refused a streamed upload (${reason}); sending blobs with POST + PUT and their length from now on`,
+        );
+      }
+      throw this.streamRefused(ref, reason, err);
+    } finally {
+      settleFirst?.();
+    }
     drain(patched);
     const d = await digest;
     const next = new URL(headerValue(patched.headers, 'location') ?? location.href, this.baseUrl + '/');
@@ -489,6 +618,14 @@ export class RegistryClient {
       });
       drain(res);
     });
+  }
+
+  private streamRefused(ref: string, reason: string, cause?: unknown): RegistryError {
+    const init = { registry: this.registry, ref, retryable: false, code: 'STREAM_REFUSED', reason };
+    return new RegistryError(
+      `registry ${this.registry}: streamed upload of ${ref} refused (${reason})`,
+      cause === undefined ? init : { ...init, cause },
+    );
   }
 
   private async startUpload(repo: string, ref: string): Promise<URL> {
@@ -675,6 +812,7 @@ export class RegistryClient {
 
   private async exchange(o: SendOptions): Promise<IncomingMessage> {
     let url = typeof o.url === 'string' ? new URL(this.baseUrl + o.url) : o.url;
+    const start = url;
     const useAuth = o.auth !== false;
     let res: IncomingMessage | undefined;
     for (let round = 0; round < 2; round++) {
@@ -711,6 +849,14 @@ export class RegistryClient {
       }
       url = next;
       res = await this.raw(o.method === 'HEAD' ? 'HEAD' : 'GET', url, headers, undefined);
+    }
+    const away = url.origin !== start.origin;
+    if (away && !o.reasked && [401, 403].includes(res.statusCode ?? 0)) {
+      // Blob storage refused the URL the registry gave (S3 and GHCR URLs expire after minutes):
+      // the registry hands out a fresh one when asked again.
+      this.log.debug(`${o.what}: ${url.host} answered ${res.statusCode}; asking ${this.registry} again`);
+      drain(res);
+      return this.exchange({ ...o, reasked: true });
     }
     if (o.ok.includes(res.statusCode ?? 0)) return res;
     throw await this.httpError(o, res);
