@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Local test bed: a private dockerd and two htpasswd-protected registries on 127.0.0.1.
+# Local test bed: a private dockerd, two htpasswd-protected registries and one token-auth
+# registry (with our token server, scripts/token-server.mjs) on 127.0.0.1.
 #   scripts/env.sh up     install what is missing, start everything, write $ENV_DIR/env
 #   scripts/env.sh down   stop everything started by `up`
 # Everything lives under ENV_DIR so nothing touches the machine's own docker.
 set -euo pipefail
 
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ENV_DIR=${PUBLISH_IMAGE_ENV:-/tmp/publish-image-env}
 REG1_PORT=${REG1_PORT:-5101}
 REG2_PORT=${REG2_PORT:-5102}
+REG3_PORT=${REG3_PORT:-5103}
+TOKEN_PORT=${TOKEN_PORT:-$((REG3_PORT + 1))}
 
 need_packages() {
   local missing=()
@@ -17,6 +21,7 @@ need_packages() {
   command -v busybox >/dev/null || missing+=(busybox-static)
   command -v curl >/dev/null || missing+=(curl)
   command -v skopeo >/dev/null || missing+=(skopeo)
+  command -v openssl >/dev/null || missing+=(openssl)
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -59,6 +64,50 @@ YML
   } >>"$ENV_DIR/env"
 }
 
+start_token_registry() { # start_token_registry <name> <port> <token port> <user>
+  local name=$1 port=$2 tport=$3 user=$4 dir="$ENV_DIR/$1" pass service="publish-image-$1"
+  mkdir -p "$dir/data"
+  pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  # The token server signs with this key; the registry trusts tokens whose x5c chain ends here.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=publish-image token server" \
+    -keyout "$dir/token-key.pem" -out "$dir/token-cert.pem" 2>/dev/null
+  # Only the password's sha256 is stored; it reaches sha256sum on stdin, never in argv.
+  printf '{"%s":"%s"}\n' "$user" "$(printf '%s' "$pass" | sha256sum | cut -d' ' -f1)" >"$dir/users.json"
+  chmod 600 "$dir/token-key.pem" "$dir/users.json"
+  : >"$dir/token.log"
+  cat >"$dir/config.yml" <<YML
+version: 0.1
+log: { level: warn, accesslog: { disabled: true } }
+storage:
+  filesystem: { rootdirectory: $dir/data }
+  delete: { enabled: true }
+http: { addr: 127.0.0.1:$port }
+auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: $service
+    issuer: publish-image-token-server
+    rootcertbundle: $dir/token-cert.pem
+YML
+  TOKEN_PORT=$tport TOKEN_KEY="$dir/token-key.pem" TOKEN_CERT="$dir/token-cert.pem" \
+    TOKEN_USERS="$dir/users.json" TOKEN_LOG="$dir/token.log" TOKEN_SERVICE=$service \
+    TOKEN_ISSUER=publish-image-token-server TOKEN_TTL=${TOKEN_TTL:-300} \
+    setsid node "$SCRIPT_DIR/token-server.mjs" >"$dir/token-server.log" 2>&1 </dev/null &
+  echo $! >"$dir/token-pid"
+  setsid docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+  wait_for "token server $name" curl -sf -o /dev/null "http://127.0.0.1:$tport/health"
+  wait_for "registry $name" curl -s -o /dev/null "http://127.0.0.1:$port/v2/"
+  local upper=${name^^}
+  {
+    echo "export ${upper}=127.0.0.1:$port"
+    echo "export ${upper}_USER=$user"
+    echo "export ${upper}_PASS=$pass"
+    echo "export ${upper}_TOKEN_URL=http://127.0.0.1:$tport"
+    echo "export ${upper}_TOKEN_LOG=$dir/token.log"
+  } >>"$ENV_DIR/env"
+}
+
 up() {
   need_packages
   down >/dev/null 2>&1 || true
@@ -73,6 +122,7 @@ up() {
   wait_for dockerd docker version
   start_registry reg1 "$REG1_PORT" alice
   start_registry reg2 "$REG2_PORT" bob
+  start_token_registry reg3 "$REG3_PORT" "$TOKEN_PORT" carol
   # A tiny local base image so Dockerfiles with RUN build without any network.
   if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then
     local root="$ENV_DIR/busybox-root"
@@ -86,7 +136,7 @@ up() {
 }
 
 down() {
-  for pidfile in "$ENV_DIR"/reg*/pid "$ENV_DIR/docker/dockerd.pid"; do
+  for pidfile in "$ENV_DIR"/reg*/pid "$ENV_DIR"/reg*/token-pid "$ENV_DIR/docker/dockerd.pid"; do
     [ -f "$pidfile" ] || continue
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"

@@ -1,6 +1,7 @@
 import { DockerError } from './docker/cli.js';
 import { messageOf } from './errors.js';
 import { RegistryError } from './registry/retry.js';
+import { AccessDeniedError, deniedMessage } from './registry/denied.js';
 
 /** What docker or a registry said, as one sentence a person can act on. */
 export class ActionableError extends Error {
@@ -24,6 +25,8 @@ function statusOf(err: unknown): number | undefined {
 }
 
 export function explainLoginFailure(registry: string, username: string, err: unknown): ActionableError {
+  // Credentials accepted, repository refused: a login hint would send the user the wrong way.
+  if (err instanceof AccessDeniedError) return new ActionableError(deniedMessage(err));
   const text = said(err);
   const status = statusOf(err);
   if (status === 401 || status === 403 || /\b401\b|unauthorized|incorrect username or password/i.test(text)) {
@@ -50,6 +53,8 @@ function explainDaemon(text: string): ActionableError | undefined {
 /** A failed build, push or registry call, translated. */
 export function explainFailure(what: string, ref: string, registry: string, err: unknown): ActionableError {
   if (err instanceof ActionableError) return err;
+  if (err instanceof AccessDeniedError)
+    return new ActionableError(`${what} of ${ref} failed. ${deniedMessage(err)}`);
   const text = said(err);
   const status = statusOf(err);
   const code = err instanceof RegistryError ? err.code : undefined;

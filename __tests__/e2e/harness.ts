@@ -29,12 +29,21 @@ export interface Env {
   reg2: string;
   reg2User: string;
   reg2Pass: string;
+  /** The token-auth registry (distribution in `auth: token` mode + scripts/token-server.mjs). */
+  reg3: string;
+  reg3User: string;
+  reg3Pass: string;
+  /** Base URL of its token server (`/token`, `/admin/ttl`). */
+  reg3TokenUrl: string;
+  /** JSON-lines log of every token request. */
+  reg3TokenLog: string;
 }
 
 /** The test bed from scripts/env.sh (the test script sources it before jest). */
 export function testBed(): Env {
   const e = process.env;
   const need = ['DOCKER_HOST', 'REG1', 'REG1_USER', 'REG1_PASS', 'REG2', 'REG2_USER', 'REG2_PASS'];
+  need.push('REG3', 'REG3_USER', 'REG3_PASS', 'REG3_TOKEN_URL', 'REG3_TOKEN_LOG');
   const missing = need.filter((k) => !e[k]);
   if (missing.length)
     throw new Error(
@@ -48,6 +57,11 @@ export function testBed(): Env {
     reg2: e.REG2!,
     reg2User: e.REG2_USER!,
     reg2Pass: e.REG2_PASS!,
+    reg3: e.REG3!,
+    reg3User: e.REG3_USER!,
+    reg3Pass: e.REG3_PASS!,
+    reg3TokenUrl: e.REG3_TOKEN_URL!,
+    reg3TokenLog: e.REG3_TOKEN_LOG!,
   };
 }
 
@@ -331,8 +345,27 @@ export class RegistryProbe {
     };
   }
 
+  /**
+   * A GET with Basic credentials; a Bearer challenge (the token registry) is answered the
+   * plain way, a token for exactly the scope the challenge names, fetched with the same Basic
+   * credentials, independent of the action's own token code.
+   */
+  private async get(url: string, extra: Record<string, string> = {}): Promise<Response> {
+    const r = await fetch(url, { headers: this.headers(extra) });
+    const challenge = r.headers.get('www-authenticate') ?? '';
+    if (r.status !== 401 || !/^bearer /i.test(challenge)) return r;
+    const param = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(challenge)?.[1];
+    const tokenUrl = new URL(param('realm')!);
+    tokenUrl.searchParams.set('service', param('service') ?? '');
+    if (param('scope')) tokenUrl.searchParams.set('scope', param('scope')!);
+    const t = await fetch(tokenUrl, { headers: this.headers() });
+    if (!t.ok) throw new Error(`probe: token for ${url}: ${t.status}`);
+    const { token } = (await t.json()) as { token: string };
+    return fetch(url, { headers: { ...extra, authorization: `Bearer ${token}` } });
+  }
+
   async tags(repo: string): Promise<string[]> {
-    const r = await fetch(`http://${this.host}/v2/${repo}/tags/list`, { headers: this.headers() });
+    const r = await this.get(`http://${this.host}/v2/${repo}/tags/list`);
     if (r.status === 404) return [];
     const body = (await r.json()) as { tags: string[] | null };
     return (body.tags ?? []).sort();
@@ -349,9 +382,7 @@ export class RegistryProbe {
       'application/vnd.docker.distribution.manifest.v2+json',
       'application/vnd.docker.distribution.manifest.list.v2+json',
     ].join(', ');
-    const r = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, {
-      headers: this.headers({ accept }),
-    });
+    const r = await this.get(`http://${this.host}/v2/${repo}/manifests/${ref}`, { accept });
     if (r.status === 404) return undefined;
     if (!r.ok) throw new Error(`GET manifest ${repo}:${ref}: ${r.status}`);
     const digest = r.headers.get('docker-content-digest') ?? '';
@@ -359,7 +390,7 @@ export class RegistryProbe {
   }
 
   async blob(repo: string, digest: string): Promise<Buffer> {
-    const r = await fetch(`http://${this.host}/v2/${repo}/blobs/${digest}`, { headers: this.headers() });
+    const r = await this.get(`http://${this.host}/v2/${repo}/blobs/${digest}`);
     if (!r.ok) throw new Error(`GET blob ${repo}@${digest}: ${r.status}`);
     return Buffer.from(await r.arrayBuffer());
   }

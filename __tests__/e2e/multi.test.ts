@@ -7,10 +7,11 @@ import {
   makeContext,
   runAction,
   uniqueRepo,
+  secretForms,
   type Env,
   twoRegistries,
-  registryAuthOf,
 } from './harness.js';
+import { REGISTRY_KINDS, registryAuthFor, registryOfKind, type RegistryUnderTest } from './registries.js';
 
 let bed: Env;
 let reg1: RegistryProbe;
@@ -22,13 +23,38 @@ beforeAll(() => {
   ({ bed, reg1, reg2, secrets } = twoRegistries());
 });
 
-function both(repo: string, event: ReturnType<typeof events.tag>, inputs: Record<string, string>) {
+/** The registry a flow pushes to first (htpasswd reg1 or the token registry), and reg2 beside it. */
+interface Pair {
+  first: RegistryUnderTest;
+  second: RegistryUnderTest;
+}
+
+function pairOf(kind: (typeof REGISTRY_KINDS)[number]): Pair {
+  const first = registryOfKind(bed, kind);
+  const second: RegistryUnderTest = {
+    kind: 'htpasswd',
+    host: bed.reg2,
+    user: bed.reg2User,
+    pass: bed.reg2Pass,
+    probe: reg2,
+    repo: first.repo, // the same path on both registries
+  };
+  return { first, second };
+}
+
+function both(
+  pair: Pair,
+  repo: string,
+  event: ReturnType<typeof events.tag>,
+  inputs: Record<string, string>,
+) {
+  const all = [...secrets, ...secretForms(pair.first.user, pair.first.pass)];
   return runAction({
     event,
-    secrets,
+    secrets: all,
     inputs: {
-      images: `${bed.reg1}/${repo}\n${bed.reg2}/${repo}`,
-      'registry-auth': registryAuthOf(bed),
+      images: `${pair.first.host}/${repo}\n${pair.second.host}/${repo}`,
+      'registry-auth': registryAuthFor([pair.first, pair.second]),
       ...inputs,
     },
   });
@@ -47,18 +73,23 @@ async function platformsOf(probe: RegistryProbe, repo: string, ref: string): Pro
   return out.sort();
 }
 
-describe('several registries in one step (registry-auth)', () => {
+describe.each(REGISTRY_KINDS)('several registries in one step (registry-auth; %s registry first)', (kind) => {
+  let pair: Pair;
+  beforeAll(() => {
+    pair = pairOf(kind);
+  });
+
   it('pushes every tag to both registries, reports each digest, and leaks neither token', async () => {
-    const repo = uniqueRepo();
-    const r = await both(repo, events.tag('v3.1.4'), { context: makeContext(4096) });
+    const repo = pair.first.repo();
+    const r = await both(pair, repo, events.tag('v3.1.4'), { context: makeContext(4096) });
     expect(r.code).toBe(0);
     const tags = ['3.1', '3.1.4', 'latest', `sha-${short}`];
-    expect(await reg1.tags(repo)).toEqual(tags);
+    expect(await pair.first.probe.tags(repo)).toEqual(tags);
     expect(await reg2.tags(repo)).toEqual(tags);
     const digests = JSON.parse(r.outputs.digests);
     expect(Object.keys(digests)).toHaveLength(8);
     for (const [probe, host] of [
-      [reg1, bed.reg1],
+      [pair.first.probe, pair.first.host],
       [reg2, bed.reg2],
     ] as const) {
       for (const t of tags) {
@@ -66,23 +97,28 @@ describe('several registries in one step (registry-auth)', () => {
         expect(digests[`${host}/${repo}:${t}`]).toBe(held!.digest);
       }
     }
-    expect(r.outputs.digest).toBe(digests[`${bed.reg1}/${repo}:3.1.4`]);
-    expect(r.log).toContain(`Logged in to ${bed.reg1} as ${bed.reg1User}`);
+    expect(r.outputs.digest).toBe(digests[`${pair.first.host}/${repo}:3.1.4`]);
+    expect(r.log).toContain(`Logged in to ${pair.first.host} as ${pair.first.user}`);
     expect(r.log).toContain(`Logged in to ${bed.reg2} as ${bed.reg2User}`);
-    expectNoLeak(r, secrets);
+    expectNoLeak(r, [...secrets, ...secretForms(pair.first.user, pair.first.pass)]);
   });
 });
 
-describe('multi-platform without buildx', () => {
+describe.each(REGISTRY_KINDS)('multi-platform without buildx (%s registry first)', (kind) => {
+  let pair: Pair;
+  beforeAll(() => {
+    pair = pairOf(kind);
+  });
+
   it('pushes an OCI index of an amd64 and an arm64 image under every tag', async () => {
-    const repo = uniqueRepo();
-    const r = await both(repo, events.branch('main'), {
+    const repo = pair.first.repo();
+    const r = await both(pair, repo, events.branch('main'), {
       context: makeContext(2048),
       platforms: 'linux/amd64,linux/arm64',
     });
     expect(r.code).toBe(0);
-    expect(await reg1.tags(repo)).toEqual(['latest', 'main', `sha-${short}`]);
-    for (const [probe] of [[reg1], [reg2]] as const) {
+    expect(await pair.first.probe.tags(repo)).toEqual(['latest', 'main', `sha-${short}`]);
+    for (const [probe] of [[pair.first.probe], [reg2]] as const) {
       for (const t of ['latest', 'main', `sha-${short}`]) {
         expect((await probe.manifest(repo, t))!.digest).toBe(r.outputs.digest);
         expect(await platformsOf(probe, repo, t)).toEqual(['linux/amd64', 'linux/arm64']);
@@ -90,15 +126,15 @@ describe('multi-platform without buildx', () => {
     }
     const meta = JSON.parse(r.outputs.metadata);
     expect(Object.keys(meta.platforms).sort()).toEqual(['linux/amd64', 'linux/arm64']);
-    expectNoLeak(r, secrets);
+    expectNoLeak(r, [...secrets, ...secretForms(pair.first.user, pair.first.pass)]);
   });
 
   it('per-platform jobs push by digest, and a merge job tags the index on both registries', async () => {
-    const repo = uniqueRepo();
+    const repo = pair.first.repo();
     const context = makeContext(2048);
     const digests: string[] = [];
     for (const platform of ['linux/amd64', 'linux/arm64']) {
-      const r = await both(repo, events.tag('v5.0.0'), {
+      const r = await both(pair, repo, events.tag('v5.0.0'), {
         context,
         platforms: platform,
         'push-by-digest': 'true',
@@ -106,21 +142,21 @@ describe('multi-platform without buildx', () => {
       expect(r.code).toBe(0);
       expect(r.outputs.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
       // By digest only: no tags yet.
-      expect(await reg1.tags(repo)).toEqual([]);
+      expect(await pair.first.probe.tags(repo)).toEqual([]);
       expect(await reg2.manifest(repo, r.outputs.digest)).toBeDefined();
       digests.push(r.outputs.digest);
     }
-    const merged = await both(repo, events.tag('v5.0.0'), { 'merge-digests': digests.join('\n') });
+    const merged = await both(pair, repo, events.tag('v5.0.0'), { 'merge-digests': digests.join('\n') });
     expect(merged.code).toBe(0);
     const tags = ['5.0', '5.0.0', 'latest', `sha-${short}`];
-    for (const probe of [reg1, reg2]) {
+    for (const probe of [pair.first.probe, reg2]) {
       expect(await probe.tags(repo)).toEqual(tags);
       for (const t of tags) {
         expect((await probe.manifest(repo, t))!.digest).toBe(merged.outputs.digest);
         expect(await platformsOf(probe, repo, t)).toEqual(['linux/amd64', 'linux/arm64']);
       }
     }
-    expectNoLeak(merged, secrets);
+    expectNoLeak(merged, [...secrets, ...secretForms(pair.first.user, pair.first.pass)]);
   });
 });
 

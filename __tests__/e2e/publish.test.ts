@@ -13,6 +13,7 @@ import {
   visibleLog,
   type Env,
 } from './harness.js';
+import { REGISTRY_KINDS, htpasswdRegistry, registryOfKind, type RegistryUnderTest } from './registries.js';
 
 let bed: Env;
 let reg1: RegistryProbe;
@@ -24,29 +25,43 @@ beforeAll(() => {
 });
 
 function publish(repo: string, event: ReturnType<typeof events.tag>, inputs: Record<string, string> = {}) {
+  return publishTo(htpasswdRegistry(bed), repo, event, inputs);
+}
+
+function publishTo(
+  reg: RegistryUnderTest,
+  repo: string,
+  event: ReturnType<typeof events.tag>,
+  inputs: Record<string, string> = {},
+) {
   return runAction({
     event,
-    secrets: secretForms(bed.reg1User, bed.reg1Pass),
+    secrets: secretForms(reg.user, reg.pass),
     inputs: {
-      images: `${bed.reg1}/${repo}`,
-      registry: bed.reg1,
-      username: bed.reg1User,
-      password: bed.reg1Pass,
+      images: `${reg.host}/${repo}`,
+      registry: reg.host,
+      username: reg.user,
+      password: reg.pass,
       context: makeContext(),
       ...inputs,
     },
   });
 }
 
-describe('publishing with the default tag rules', () => {
+describe.each(REGISTRY_KINDS)('publishing with the default tag rules (%s registry)', (kind) => {
+  let reg: RegistryUnderTest;
+  beforeAll(() => {
+    reg = registryOfKind(bed, kind);
+  });
+
   it('a release tag v1.2.3 pushes 1.2.3, 1.2, latest and sha-<7>, one digest, labelled and reported', async () => {
-    const repo = uniqueRepo();
-    const r = await publish(repo, events.tag('v1.2.3'));
+    const repo = reg.repo();
+    const r = await publishTo(reg, repo, events.tag('v1.2.3'));
     expect(r.code).toBe(0);
-    expect(await reg1.tags(repo)).toEqual(['1.2', '1.2.3', 'latest', `sha-${short}`].sort());
+    expect(await reg.probe.tags(repo)).toEqual(['1.2', '1.2.3', 'latest', `sha-${short}`].sort());
 
     const digests = await Promise.all(
-      ['1.2.3', '1.2', 'latest', `sha-${short}`].map((t) => reg1.manifest(repo, t)),
+      ['1.2.3', '1.2', 'latest', `sha-${short}`].map((t) => reg.probe.manifest(repo, t)),
     );
     const registryDigest = digests[0]!.digest;
     expect(registryDigest).toMatch(/^sha256:[a-f0-9]{64}$/);
@@ -55,7 +70,7 @@ describe('publishing with the default tag rules', () => {
     expect(r.outputs.version).toBe('1.2.3');
     expect(r.outputs.digest).toBe(registryDigest);
     expect(r.outputs.pushed).toBe('true');
-    const image = `${bed.reg1}/${repo}`;
+    const image = `${reg.host}/${repo}`;
     const refs = ['1.2.3', '1.2', `sha-${short}`, 'latest'].map((t) => `${image}:${t}`);
     expect(r.outputs.tags.split('\n').sort()).toEqual([...refs].sort());
     expect(JSON.parse(r.outputs.digests)).toEqual(
@@ -63,7 +78,7 @@ describe('publishing with the default tag rules', () => {
     );
     expect(r.outputs.imageid).toMatch(/^sha256:[a-f0-9]{64}$/);
 
-    const labels = (await reg1.config(repo, '1.2.3')).config.Labels;
+    const labels = (await reg.probe.config(repo, '1.2.3')).config.Labels;
     expect(labels['org.opencontainers.image.version']).toBe('1.2.3');
     expect(labels['org.opencontainers.image.revision']).toBe(SHA);
     expect(labels['org.opencontainers.image.source']).toBe('https://github.com/acme/api');
@@ -73,34 +88,34 @@ describe('publishing with the default tag rules', () => {
     expect(r.summary).toContain('1.2.3');
     expect(r.summary).toContain(registryDigest);
     for (const ref of refs) expect(r.summary).toContain(ref);
-    expectNoLeak(r, secretForms(bed.reg1User, bed.reg1Pass));
+    expectNoLeak(r, secretForms(reg.user, reg.pass));
   });
 
   it('a push to the default branch pushes main, sha-<7> and latest', async () => {
-    const repo = uniqueRepo();
-    const r = await publish(repo, events.branch('main'));
+    const repo = reg.repo();
+    const r = await publishTo(reg, repo, events.branch('main'));
     expect(r.code).toBe(0);
-    expect(await reg1.tags(repo)).toEqual(['latest', 'main', `sha-${short}`]);
+    expect(await reg.probe.tags(repo)).toEqual(['latest', 'main', `sha-${short}`]);
     expect(r.outputs.version).toBe('main');
-    expectNoLeak(r, secretForms(bed.reg1User, bed.reg1Pass));
+    expectNoLeak(r, secretForms(reg.user, reg.pass));
   });
 
   it('a pull request from the same repository pushes pr-<N> and sha-<7>, not latest', async () => {
-    const repo = uniqueRepo();
-    const r = await publish(repo, events.pr(1247, false));
+    const repo = reg.repo();
+    const r = await publishTo(reg, repo, events.pr(1247, false));
     expect(r.code).toBe(0);
-    expect(await reg1.tags(repo)).toEqual(['pr-1247', `sha-${short}`]);
+    expect(await reg.probe.tags(repo)).toEqual(['pr-1247', `sha-${short}`]);
     expect(r.outputs.version).toBe('pr-1247');
-    expectNoLeak(r, secretForms(bed.reg1User, bed.reg1Pass));
+    expectNoLeak(r, secretForms(reg.user, reg.pass));
   });
 
   it('a pull request from a fork, where secrets are empty, builds, pushes nothing and succeeds', async () => {
-    const repo = uniqueRepo();
+    const repo = reg.repo();
     const r = await runAction({
       event: events.pr(7, true),
       inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
+        images: `${reg.host}/${repo}`,
+        registry: reg.host,
         username: 'octocat',
         password: '',
         context: makeContext(),
@@ -111,19 +126,19 @@ describe('publishing with the default tag rules', () => {
     expect(r.outputs.digests).toBe('{}');
     expect(r.outputs.imageid).toMatch(/^sha256:/);
     expect(r.log).toMatch(/::notice::.*fork/);
-    expect(await reg1.tags(repo)).toEqual([]);
+    expect(await reg.probe.tags(repo)).toEqual([]);
   });
 
   it('a wrong token fails with one error naming the registry and the login, fast, and pushes nothing', async () => {
-    const repo = uniqueRepo();
+    const repo = reg.repo();
     const wrong = 'not-the-token-' + Date.now();
     const r = await runAction({
       event: events.tag('v1.0.0'),
       secrets: [wrong],
       inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
-        username: bed.reg1User,
+        images: `${reg.host}/${repo}`,
+        registry: reg.host,
+        username: reg.user,
         password: wrong,
         context: makeContext(),
       },
@@ -131,11 +146,11 @@ describe('publishing with the default tag rules', () => {
     expect(r.code).toBe(1);
     const errors = r.log.split('\n').filter((l) => l.startsWith('::error'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toContain(`Login to ${bed.reg1}`);
+    expect(errors[0]).toContain(`Login to ${reg.host}`);
     expect(errors[0]).toMatch(/rejected the credentials/);
     expect(r.log).not.toMatch(/retrying/);
     expect(r.ms).toBeLessThan(10_000);
-    expect(await reg1.tags(repo)).toEqual([]);
+    expect(await reg.probe.tags(repo)).toEqual([]);
     expect(visibleLog(r.log)).not.toContain(wrong);
     expect(r.argvHits).toEqual([]);
     expect(filesContaining(r.runnerTemp, [wrong])).toEqual([]);
@@ -143,13 +158,13 @@ describe('publishing with the default tag rules', () => {
   });
 
   it('the post step removes its own docker config, and never writes to ~/.docker', async () => {
-    const repo = uniqueRepo();
-    const r = await publish(repo, events.branch('feature/x'), { tags: 'type=ref,event=branch' });
+    const repo = reg.repo();
+    const r = await publishTo(reg, repo, events.branch('feature/x'), { tags: 'type=ref,event=branch' });
     expect(r.code).toBe(0);
-    expect(await reg1.tags(repo)).toEqual(['feature-x']);
+    expect(await reg.probe.tags(repo)).toEqual(['feature-x']);
     expect(r.post.code).toBe(0);
     expect(r.post.log).toContain('Removed the registry credentials');
-    expectNoLeak(r, secretForms(bed.reg1User, bed.reg1Pass));
+    expectNoLeak(r, secretForms(reg.user, reg.pass));
   });
 });
 

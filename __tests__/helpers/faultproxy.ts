@@ -5,6 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Transform } from 'node:stream';
 
 export type FaultAction =
   | { status: number; headers?: Record<string, string>; body?: string }
@@ -40,7 +41,34 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+export interface ProxyOptions {
+  /** Request bodies reach the registry at most this fast: a slow uplink, so uploads take time. */
+  bytesPerSecond?: number;
+  /** Answers to matching requests are held back this long: a slow registry (time passes between requests). */
+  slowAnswers?: { path: RegExp; method?: string; ms: number };
+}
+
+/** Passes bytes on no faster than `bytesPerSecond`, in small slices. */
+function throttle(bytesPerSecond: number): Transform {
+  const started = Date.now();
+  let sent = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const slices: Buffer[] = [];
+      for (let at = 0; at < chunk.length; at += 16 * 1024) slices.push(chunk.subarray(at, at + 16 * 1024));
+      const next = () => {
+        const slice = slices.shift();
+        if (!slice) return done();
+        sent += slice.length;
+        this.push(slice);
+        setTimeout(next, Math.max(0, started + (sent / bytesPerSecond) * 1000 - Date.now()));
+      };
+      next();
+    },
+  });
+}
+
+export async function startFaultProxy(target: string, opts: ProxyOptions = {}): Promise<FaultProxy> {
   const faults: Fault[] = [];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -93,9 +121,15 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         requests.push({ method, path, agent: userAgent, status: up.statusCode ?? 0 });
         const out = { ...up.headers };
         if (typeof out.location === 'string') out.location = rewrite(out.location);
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
-        up.pipe(res);
+        const answer = () => {
+          res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+          up.pipe(res);
+        };
         up.on('error', () => res.destroy());
+        const slow = opts.slowAnswers;
+        if (slow && (!slow.method || slow.method === method) && slow.path.test(path))
+          setTimeout(answer, slow.ms);
+        else answer();
       },
     );
     upstream.on('error', () => {
@@ -109,7 +143,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    if (cutAt === undefined || !fault) return void req.pipe(upstream);
+    if (cutAt === undefined || !fault) {
+      if (opts.bytesPerSecond) return void req.pipe(throttle(opts.bytesPerSecond)).pipe(upstream);
+      return void req.pipe(upstream);
+    }
     let seen = 0;
     req.on('data', (c: Buffer) => {
       if (cut) return;

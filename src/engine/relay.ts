@@ -216,6 +216,7 @@ export class PushRelay {
             );
         }
         for (const t of others) {
+          if (this.failures.has(t)) continue; // refused for an earlier blob
           await this.upload(t, async () => {
             if (ok) await t.client.mountOrUpload(t.repo, digest, primary.repo, size, fromSpool);
             else await t.client.uploadBlob(t.repo, digest, size, fromSpool);

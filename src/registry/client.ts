@@ -19,6 +19,8 @@ import {
   withRetry,
   type RetryPolicy,
 } from './retry.js';
+import { AccessDeniedError } from './denied.js';
+import { TokenCache, challengeError, grantsPush, tokenExpiry, type CachedToken } from './tokens.js';
 
 export const MEDIA_TYPES = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -125,9 +127,10 @@ export function isMediaTypeRefusal(err: unknown): boolean {
 
 type Challenge = { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service?: string };
 
-interface CachedToken {
-  token: string;
-  expiresAt: number;
+/** An Authorization header, and the bearer token in it (so a 401 drops exactly the token sent). */
+interface Authz {
+  header: string;
+  token?: string;
 }
 
 export function sha256Digest(data: Buffer | string): string {
@@ -162,6 +165,31 @@ function scopesOf(access: Access | undefined): string[] {
   if (access.mountFrom && access.mountFrom !== access.repo)
     scopes.push(`repository:${access.mountFrom}:pull`);
   return scopes;
+}
+
+/**
+ * Why a 401 to a bearer token means "known, but not allowed" (asking the token server again
+ * would get the same grant), or undefined when the token may just have expired. `certain`: the
+ * token itself leaves push to the repository out, so no other request can succeed either (an
+ * insufficient_scope on a mount may be about its source repository instead).
+ */
+function deniedBy(
+  o: SendOptions,
+  res: IncomingMessage,
+  authz: Authz | undefined,
+): { said: string; certain: boolean } | undefined {
+  if (!o.access || !authz?.token) return undefined;
+  const noPush = o.access.push && grantsPush(authz.token, o.access.repo) === false;
+  if (challengeError(res.headers['www-authenticate']) === 'insufficient_scope')
+    return { said: `${o.what} answered 401 insufficient_scope`, certain: noPush };
+  if (noPush) return { said: `${o.what} answered 401 and the token grants no push`, certain: true };
+  return undefined;
+}
+
+function withoutAccess(o: SendOptions): SendOptions {
+  const copy = { ...o };
+  delete copy.access;
+  return copy;
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -206,7 +234,7 @@ export class RegistryClient {
   private readonly httpsAgent: https.Agent;
   private challenge?: Challenge;
   private credential?: Promise<Credential | undefined>;
-  private readonly tokens = new Map<string, Promise<CachedToken>>();
+  private readonly tokens = new TokenCache();
   /** Why this registry refused a streamed upload, once it did: later blobs go as POST + PUT. */
   private streamRefusal?: string;
   /**
@@ -300,8 +328,18 @@ export class RegistryClient {
         drain(res);
       } else {
         const scopes = scopesOf({ repo: repository, push: true });
-        this.tokens.delete(scopes.join(' '));
-        await this.token(challenge, scopes);
+        // Fetched afresh: this proves the credentials, a cached token proves nothing.
+        this.tokens.forget(scopes.join(' '));
+        const t = await this.tokens.get(scopes.join(' '), () => this.fetchToken(challenge, scopes));
+        // A token server that leaves push out says "logged in, but not allowed here".
+        if (repository && grantsPush(t.token, repository) === false)
+          throw new AccessDeniedError({
+            registry: this.registry,
+            repository,
+            action: 'push',
+            said: 'the token server granted no push access',
+            ...(cred && 'username' in cred ? { user: cred.username } : {}),
+          });
       }
     });
   }
@@ -484,6 +522,7 @@ export class RegistryClient {
       });
     } catch (err) {
       if (!(err instanceof RegistryError) || ![401, 403, 404].includes(err.status ?? 0)) throw err;
+      if (err instanceof AccessDeniedError && err.certain) throw err; // the target itself is refused
       this.mountRefused.add(fromRepo);
       this.log.debug(`${what} refused (${err.reason}); uploading instead`);
       return { mounted: false };
@@ -708,36 +747,21 @@ export class RegistryClient {
   }
 
   /** Authorization header for the current challenge, fetching a token when needed. */
-  private async authorization(access: Access | undefined): Promise<string | undefined> {
+  private async authorization(access: Access | undefined): Promise<Authz | undefined> {
     const challenge = this.challenge;
     if (!challenge) return undefined;
     const cred = await this.getCredential();
     if (challenge.scheme === 'basic') {
       if (!cred || !('username' in cred)) return undefined;
-      return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+      return { header: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}` };
     }
     let scopes = scopesOf(access);
     if (access && !access.push && !access.mountFrom) {
       const pushScopes = scopesOf({ ...access, push: true });
       if (this.tokens.has(pushScopes.join(' '))) scopes = pushScopes; // a push token also reads
     }
-    return `Bearer ${(await this.token(challenge, scopes)).token}`;
-  }
-
-  private async token(challenge: Challenge & { scheme: 'bearer' }, scopes: string[]): Promise<CachedToken> {
-    const key = scopes.join(' ');
-    const cached = this.tokens.get(key);
-    if (cached) {
-      const t = await cached.catch(() => undefined);
-      if (t && t.expiresAt > Date.now()) return t;
-      if (this.tokens.get(key) === cached) this.tokens.delete(key);
-    }
-    const p = this.fetchToken(challenge, scopes);
-    this.tokens.set(key, p);
-    p.catch(() => {
-      if (this.tokens.get(key) === p) this.tokens.delete(key);
-    });
-    return p;
+    const t = await this.tokens.get(scopes.join(' '), () => this.fetchToken(challenge, scopes));
+    return { header: `Bearer ${t.token}`, token: t.token };
   }
 
   private async fetchToken(
@@ -747,6 +771,7 @@ export class RegistryClient {
     const cred = await this.getCredential();
     const url = new URL(challenge.realm);
     const what = `GET token ${url.host}${url.pathname} for ${scopes.join(' ') || 'registry'}`;
+    const requestedAt = Date.now();
     let res: IncomingMessage;
     if (cred && 'identityToken' in cred) {
       const form = new URLSearchParams({
@@ -785,8 +810,7 @@ export class RegistryClient {
         retryable: false,
       });
     }
-    const lifetime = Math.max(30, body.expires_in ?? 60) * 1000;
-    return { token, expiresAt: Date.now() + lifetime - 15_000 };
+    return { token, expiresAt: tokenExpiry(body.expires_in, requestedAt) };
   }
 
   /**
@@ -818,23 +842,12 @@ export class RegistryClient {
     for (let round = 0; round < 2; round++) {
       const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...o.headers };
       const authz = useAuth ? await this.authorization(o.access) : undefined;
-      if (authz) headers.Authorization = authz;
+      if (authz) headers.Authorization = authz.header;
       res = await this.raw(o.method, url, headers, o.body);
-      if (res.statusCode !== 401 || !useAuth || round > 0) break;
-      // 401: learn the challenge and try once more, unless we already sent what it asks for.
-      const before = this.challenge;
-      const challenge = parseChallenge(res.headers['www-authenticate']);
-      if (!challenge) break;
-      if (authz && challenge.scheme === 'basic' && before?.scheme === 'basic') break; // wrong password
-      if (challenge.scheme === 'basic') {
-        const cred = await this.getCredential();
-        if (!cred || !('username' in cred)) break; // nothing to answer with
-      }
-      drain(res);
-      this.noteChallenge(res.headers);
-      if (authz && challenge.scheme === 'bearer' && before?.scheme === 'bearer') {
-        this.tokens.delete(scopesOf(o.access).join(' ')); // expired or revoked: one fresh token
-      }
+      if (res.statusCode !== 401 || !useAuth) break;
+      const denied = deniedBy(o, res, authz);
+      if (denied) throw await this.denied(o, res, denied.said, denied.certain);
+      if (round > 0 || !(await this.answerChallenge(res, authz))) break;
     }
     res = res!;
     for (let hops = 0; o.followRedirects && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0); hops++) {
@@ -844,8 +857,8 @@ export class RegistryClient {
       const next = new URL(location, url);
       const headers: Record<string, string> = { 'User-Agent': this.userAgent };
       if (next.origin === url.origin) {
-        const authz = await this.authorization(o.access);
-        if (authz) headers.Authorization = authz;
+        const again = await this.authorization(o.access);
+        if (again) headers.Authorization = again.header;
       }
       url = next;
       res = await this.raw(o.method === 'HEAD' ? 'HEAD' : 'GET', url, headers, undefined);
@@ -859,7 +872,52 @@ export class RegistryClient {
       return this.exchange({ ...o, reasked: true });
     }
     if (o.ok.includes(res.statusCode ?? 0)) return res;
-    throw await this.httpError(o, res);
+    // Refused by blob storage, not by the registry: no statement about the user's rights.
+    throw await this.httpError(away ? withoutAccess(o) : o, res);
+  }
+
+  /**
+   * Learns a 401's challenge; true when a second round is worth sending: credentials the first
+   * did not carry, or a fresh token in place of the expired or revoked one just sent.
+   */
+  private async answerChallenge(res: IncomingMessage, authz: Authz | undefined): Promise<boolean> {
+    const before = this.challenge;
+    const challenge = parseChallenge(res.headers['www-authenticate']);
+    if (!challenge) return false;
+    if (authz && challenge.scheme === 'basic' && before?.scheme === 'basic') return false; // wrong password
+    if (challenge.scheme === 'basic') {
+      const cred = await this.getCredential();
+      if (!cred || !('username' in cred)) return false; // nothing to answer with
+    }
+    drain(res);
+    this.noteChallenge(res.headers);
+    // Forget the very token sent (a read may have sent the push token), not the one the
+    // request's own scopes name: otherwise the second round would send the same dead token.
+    if (authz?.token && challenge.scheme === 'bearer' && before?.scheme === 'bearer')
+      this.tokens.drop(authz.token);
+    return true;
+  }
+
+  /** The user is known but may not do this to `o.access.repo`: never retried, never "log in". */
+  private async denied(
+    o: SendOptions,
+    res: IncomingMessage,
+    said: string,
+    certain = false,
+  ): Promise<AccessDeniedError> {
+    drain(res);
+    const cred = await this.getCredential().catch(() => undefined);
+    const access = o.access!;
+    return new AccessDeniedError({
+      registry: this.registry,
+      repository: access.repo,
+      action: access.push ? 'push' : 'pull',
+      said: access.mountFrom ? `${said}, mounting from ${access.mountFrom}` : said,
+      ...(res.statusCode ? { status: res.statusCode } : {}),
+      ...(certain ? { certain } : {}),
+      ...(o.ref ? { ref: o.ref } : {}),
+      ...(cred && 'username' in cred ? { user: cred.username } : {}),
+    });
   }
 
   private async httpError(o: SendOptions, res: IncomingMessage): Promise<RegistryError> {
@@ -883,6 +941,10 @@ export class RegistryClient {
       }
     } else {
       drain(res);
+    }
+    if (status === 403 && o.access) {
+      drain(res);
+      return this.denied(o, res, `${o.what} answered 403${detail}`);
     }
     if (!code && status === 401) code = 'UNAUTHORIZED';
     if (!code && status === 403) code = 'DENIED';
