@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs (Debian packages, npm
 # modules), checks lint and that dist/ is a fresh build of src/, starts a private dockerd and
-# two registries on 127.0.0.1, and runs the unit and end-to-end tests on the committed bundle.
+# three registries on 127.0.0.1 (two htpasswd, one token auth with its token server), and runs
+# the unit and end-to-end tests on the committed bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -75,6 +75,7 @@ describe('tokens that expire during a publish are renewed', () => {
       context: makeContext(6 * MiB),
       tags: 'type=raw,value=slow',
     });
+    expect(errorsOf(r.log)).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.ms).toBeGreaterThan(3000);
     await setTokenTtl(bed, 300);
@@ -90,12 +91,34 @@ describe('tokens that expire during a publish are renewed', () => {
     expect(retriesOf(r.log)).toEqual([]);
   });
 
+  it('tokens that die before their expires_in, during slow uploads: each refused write renews its token and the image arrives whole', async () => {
+    const repo = reg.repo('writes');
+    await setTokenTtl(bed, 1, 300);
+    proxy = await startFaultProxy(reg.host, {
+      bytesPerSecond: 2 * MiB,
+      slowAnswers: { path: /^\/v2\/.+\/(manifests|blobs)\//, ms: 1200 },
+    });
+    const r = await publish(proxy.host, [repo], events.branch('main'), {
+      context: makeContext(3 * MiB),
+      tags: 'type=raw,value=one\ntype=raw,value=two',
+    });
+    expect(errorsOf(r.log)).toEqual([]);
+    expect(r.code).toBe(0);
+    await setTokenTtl(bed, 300);
+    for (const tag of ['one', 'two']) await expectWhole(repo, tag);
+    const writes = proxy.requests.filter((q) => ['POST', 'PATCH', 'PUT'].includes(q.method));
+    // Refused as expired, then accepted with a fresh token.
+    expect(writes.filter((q) => q.status === 401).length).toBeGreaterThanOrEqual(1);
+    expect(writes.filter((q) => q.method === 'PUT' && q.status === 201).length).toBeGreaterThanOrEqual(2);
+  });
+
   it('tokens that die before their expires_in (revoked, skewed clock): reads renew them and still find the earlier image, so no layer is sent again', async () => {
     const repo = reg.repo('reads');
     const first = await publish(reg.host, [repo], events.branch('main'), {
       context: makeContext(2 * MiB),
       tags: 'type=raw,value=stable',
     });
+    expect(errorsOf(first.log)).toEqual([]);
     expect(first.code).toBe(0);
     // The registry refuses every token after 1 s while the client is told 300 s, and each
     // answer to a read arrives 1.2 s late: every read is sent with a token that just died.
@@ -109,6 +132,7 @@ describe('tokens that expire during a publish are renewed', () => {
       context: '/nonexistent',
       tags: 'type=raw,value=stable',
     });
+    expect(errorsOf(again.log)).toEqual([]);
     expect(again.code).toBe(0);
     expect(again.outputs.digest).toBe(first.outputs.digest);
     const reads = proxy.requests.filter((q) =>
@@ -175,6 +199,7 @@ describe('cross-repository mounts', () => {
     proxy = await startFaultProxy(reg.host);
     const since = new Date().toISOString();
     const r = await publish(proxy.host, [a, b], events.tag('v1.0.0'), { context: makeContext(4096) });
+    expect(errorsOf(r.log)).toEqual([]);
     expect(r.code).toBe(0);
     expect(await reg.probe.tags(b)).toEqual(await reg.probe.tags(a));
     await expectWhole(b, '1.0.0');

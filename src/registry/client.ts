@@ -839,7 +839,10 @@ export class RegistryClient {
     const start = url;
     const useAuth = o.auth !== false;
     let res: IncomingMessage | undefined;
-    for (let round = 0; round < 2; round++) {
+    // Up to three rounds: the first may learn the challenge; a 401 to a token drops it and
+    // sends a fresh one. A third is for a 401 that arrived late, when the token another request
+    // had fetched to replace ours had itself died meanwhile (short-lived tokens, slow answers).
+    for (let round = 0; round < 3; round++) {
       const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...o.headers };
       const authz = useAuth ? await this.authorization(o.access) : undefined;
       if (authz) headers.Authorization = authz.header;
@@ -847,7 +850,7 @@ export class RegistryClient {
       if (res.statusCode !== 401 || !useAuth) break;
       const denied = deniedBy(o, res, authz);
       if (denied) throw await this.denied(o, res, denied.said, denied.certain);
-      if (round > 0 || !(await this.answerChallenge(res, authz))) break;
+      if (round === 2 || !(await this.answerChallenge(res, authz))) break;
     }
     res = res!;
     for (let hops = 0; o.followRedirects && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0); hops++) {
@@ -912,7 +915,7 @@ export class RegistryClient {
       registry: this.registry,
       repository: access.repo,
       action: access.push ? 'push' : 'pull',
-      said: access.mountFrom ? `${said}, mounting from ${access.mountFrom}` : said,
+      said,
       ...(res.statusCode ? { status: res.statusCode } : {}),
       ...(certain ? { certain } : {}),
       ...(o.ref ? { ref: o.ref } : {}),

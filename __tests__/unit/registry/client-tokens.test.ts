@@ -31,6 +31,8 @@ let issued = 0;
 let expiresIn: number | undefined = 300;
 /** Answer writes with 403 DENIED instead of a challenge (GHCR-style). */
 let denyWith403 = false;
+/** A refusal of a dead token on this path arrives late, and every token dies while it travels. */
+let late401: { path: string; ms: number } | undefined;
 
 function jwt(access: { type: string; name: string; actions: string[] }[]): string {
   const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -76,7 +78,16 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   const scope = `,scope="repository:${repo}:${action === 'push' ? 'pull,push' : 'pull'}"`;
   if (!token) return answer(401, { 'WWW-Authenticate': realm + scope });
   const grants = live.get(token);
-  if (!grants) return answer(401, { 'WWW-Authenticate': `${realm}${scope},error="invalid_token"` });
+  if (!grants) {
+    const refuse = () => answer(401, { 'WWW-Authenticate': `${realm}${scope},error="invalid_token"` });
+    if (late401 && url.pathname === late401.path) {
+      return void setTimeout(() => {
+        live.clear();
+        refuse();
+      }, late401.ms);
+    }
+    return refuse();
+  }
   if (!grants.has(`${repo}:${action}`)) {
     if (denyWith403)
       return answer(403, {}, JSON.stringify({ errors: [{ code: 'DENIED', message: 'permission_denied' }] }));
@@ -111,6 +122,7 @@ beforeEach(() => {
   live.clear();
   expiresIn = 300;
   denyWith403 = false;
+  late401 = undefined;
 });
 
 function client() {
@@ -161,6 +173,24 @@ describe('a token the registry refuses as expired is renewed once, for reads and
       c.close();
     },
   );
+});
+
+describe('a refusal that arrives after the token was already renewed, and the renewal died too', () => {
+  it('the late request drops the dead replacement as well and succeeds with a third token', async () => {
+    const c = client();
+    await c.putManifest(repo, 'v0', manifest, 'application/vnd.oci.image.manifest.v1+json');
+    revokeAll();
+    late401 = { path: `/v2/${repo}/blobs/${digest}`, ms: 150 };
+    seen = [];
+    // The HEAD blob's refusal is slow: the GET renews the token meanwhile, then that one dies.
+    const [held, m] = await Promise.all([c.hasBlob(repo, digest), c.getManifest(repo, 'v1')]);
+    expect(held).toBe(true);
+    expect(m.digest).toBe(digest);
+    const heads = seen.filter((s) => s.method === 'HEAD');
+    expect(heads.map((s) => s.status)).toEqual([401, 401, 200]);
+    expect(new Set(heads.map((s) => s.token)).size).toBe(3);
+    c.close();
+  });
 });
 
 describe("a token's own expires_in is honoured", () => {
