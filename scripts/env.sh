@@ -12,6 +12,10 @@ REG1_PORT=${REG1_PORT:-5101}
 REG2_PORT=${REG2_PORT:-5102}
 REG3_PORT=${REG3_PORT:-5103}
 TOKEN_PORT=${TOKEN_PORT:-$((REG3_PORT + 1))}
+# reg1 lets clients delete manifests, reg2 refuses (405) as many self-hosted registries do,
+# so both paths of the pull request cleanup are tested.
+REG1_DELETE=${REG1_DELETE:-true}
+REG2_DELETE=${REG2_DELETE:-false}
 
 need_packages() {
   local missing=()
@@ -22,6 +26,7 @@ need_packages() {
   command -v curl >/dev/null || missing+=(curl)
   command -v skopeo >/dev/null || missing+=(skopeo)
   command -v openssl >/dev/null || missing+=(openssl)
+  command -v skopeo >/dev/null || missing+=(skopeo) # e2e reads pushed images with it
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -37,8 +42,8 @@ wait_for() { # wait_for <what> <command...>
   return 1
 }
 
-start_registry() { # start_registry <name> <port> <user>
-  local name=$1 port=$2 user=$3 dir="$ENV_DIR/$1" pass
+start_registry() { # start_registry <name> <port> <user> <delete: true|false>
+  local name=$1 port=$2 user=$3 delete=${4:-true} dir="$ENV_DIR/$1" pass
   mkdir -p "$dir/data"
   pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   # htpasswd reads the password on stdin (-i) so it never shows in argv.
@@ -48,7 +53,7 @@ version: 0.1
 log: { level: warn, accesslog: { disabled: true } }
 storage:
   filesystem: { rootdirectory: $dir/data }
-  delete: { enabled: true }
+  delete: { enabled: $delete }
 http: { addr: 127.0.0.1:$port }
 auth:
   htpasswd: { realm: $name, path: $dir/htpasswd }
@@ -61,6 +66,7 @@ YML
     echo "export ${upper}=127.0.0.1:$port"
     echo "export ${upper}_USER=$user"
     echo "export ${upper}_PASS=$pass"
+    echo "export ${upper}_DELETE=$delete"
   } >>"$ENV_DIR/env"
 }
 
@@ -120,8 +126,8 @@ up() {
   echo "export DOCKER_HOST=unix://$sock" >>"$ENV_DIR/env"
   export DOCKER_HOST="unix://$sock"
   wait_for dockerd docker version
-  start_registry reg1 "$REG1_PORT" alice
-  start_registry reg2 "$REG2_PORT" bob
+  start_registry reg1 "$REG1_PORT" alice "$REG1_DELETE"
+  start_registry reg2 "$REG2_PORT" bob "$REG2_DELETE"
   start_token_registry reg3 "$REG3_PORT" "$TOKEN_PORT" carol
   # A tiny local base image so Dockerfiles with RUN build without any network.
   if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then

@@ -23,7 +23,8 @@
  * shorten it); `advertised` (default: ttl) is the `expires_in` reported, so a test can hand out
  * tokens that die before the client was told, as a revoked token or a skewed clock does.
  * distribution accepts a token up to 60 s after its `exp` (clock-skew leeway), so `exp` is set
- * 60 s early: the registry then refuses the token exactly `ttl` seconds after it was issued.
+ * 60 s early: the registry then refuses the token `ttl` seconds after it was issued (rounded to
+ * whole seconds: up when `expires_in` tells the truth, down when it does not).
  */
 import { createHash, randomUUID, sign, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -96,7 +97,18 @@ function grant(account, scopes) {
   return access;
 }
 
-function jwt(account, access, now) {
+/**
+ * When the registry stops accepting a token issued at `nowMs` (whole seconds, as JWT times are):
+ * told the truth, it lives at least `ttl` (rounded up, so a client that renews on time is never
+ * refused); in the `advertised` mode it dies within `ttl`, as a revoked token would.
+ */
+function expiryOf(nowMs) {
+  const end = (nowMs + config.ttl * 1000) / 1000;
+  return (config.advertised === undefined ? Math.ceil(end) : Math.floor(end)) - REGISTRY_LEEWAY_S;
+}
+
+function jwt(account, access, nowMs) {
+  const now = Math.floor(nowMs / 1000);
   const header = { typ: 'JWT', alg: 'RS256', x5c: [config.cert.raw.toString('base64')] };
   const claims = {
     iss: config.issuer,
@@ -104,7 +116,7 @@ function jwt(account, access, now) {
     aud: config.service,
     iat: now,
     nbf: now,
-    exp: now + config.ttl - REGISTRY_LEEWAY_S,
+    exp: expiryOf(nowMs),
     jti: randomUUID(),
     access,
   };
@@ -134,16 +146,16 @@ function token(req, res, url) {
     record({ account, scopes, status: 400, error: `unknown service ${service}` });
     return reply(res, 400, { details: `unknown service ${service}` });
   }
-  const now = Math.floor(Date.now() / 1000);
+  const nowMs = Date.now();
   const access = grant(account, scopes);
-  const t = jwt(account, access, now);
+  const t = jwt(account, access, nowMs);
   const expiresIn = config.advertised ?? config.ttl;
   record({ account, scopes, granted: access, status: 200, ttl: config.ttl, expires_in: expiresIn });
   reply(res, 200, {
     token: t,
     access_token: t,
     expires_in: expiresIn,
-    issued_at: new Date(now * 1000).toISOString(),
+    issued_at: new Date(Math.floor(nowMs / 1000) * 1000).toISOString(),
   });
 }
 

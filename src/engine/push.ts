@@ -7,7 +7,7 @@ import { dockerManifestToOci } from '../registry/oci.js';
 import type { RegistryError } from '../registry/retry.js';
 import { mapLimit } from './copy.js';
 import { PushRelay, type RelayTarget } from './relay.js';
-import { knownBlobs, relaySavedImage } from './saved.js';
+import { knownBlobs, relaySavedImage, type SavedImage } from './saved.js';
 
 /** One image name and the tags it gets, with the registry that holds it. */
 export interface Target {
@@ -23,8 +23,10 @@ export interface Report {
   digest: string;
   /** image:tag (or image@digest for push-by-digest) -> digest the registry reported. */
   digests: Record<string, string>;
-  /** Per-platform manifest digests, for multi-platform pushes. */
+  /** Per-platform manifest digests, for multi-platform pushes (and attested images). */
   platforms: Record<string, string>;
+  /** Per-platform attestation manifest digests, when provenance is attached. */
+  attestations?: Record<string, string>;
   failed: { ref: string; error: string }[];
 }
 
@@ -39,6 +41,11 @@ export interface LocalPublishOptions {
   tagsFinal: Promise<void>;
   /** Where blobs are spooled while they stream. */
   tmpDir: string;
+  /**
+   * What the tags name instead of the image manifest (provenance: an index over it and its
+   * attestation), made once the image's blobs are everywhere.
+   */
+  root?: (image: SavedImage, targets: RelayTarget[]) => Promise<Manifest>;
 }
 
 /**
@@ -61,7 +68,7 @@ export async function publishLocalImage(
   }));
   const relay = await PushRelay.start({ targets: relayTargets, tmpDir: opts.tmpDir, log: opts.log });
   try {
-    let manifest: Manifest;
+    let manifest: SavedImage;
     try {
       // Asked while docker starts the export: what the registries hold from an earlier push.
       const tags = targets.map((t) => [...t.tags]);
@@ -88,10 +95,27 @@ export async function publishLocalImage(
       return;
     }
     const [failures] = await Promise.all([relay.settle(), opts.tagsFinal]);
+    let root: Manifest = manifest;
+    if (opts.root) {
+      try {
+        root = await opts.root(
+          manifest,
+          relayTargets.filter((t) => !failures.has(t)),
+        );
+      } catch (err) {
+        for (const t of targets)
+          for (const tag of t.tags)
+            report.failed.push({
+              ref: `${t.name}:${tag}`,
+              error: messageOf(explainFailure('Push', t.name, t.registry, err)),
+            });
+        return;
+      }
+    }
     const refs = targets.flatMap((t, i) =>
       t.tags.map((tag) => ({ t, tag, failure: failures.get(relayTargets[i]!) })),
     );
-    const put = manifestPutter(manifest, clients, opts.log);
+    const put = manifestPutter(root, clients, opts.log);
     const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, failure }) => {
       const ref = `${t.name}:${tag}`;
       try {

@@ -145,6 +145,19 @@ export interface KnownBlobs {
 
 const LAYER_TYPES = new Set<string>([MEDIA_TYPES.dockerLayerGzip, MEDIA_TYPES.ociLayerGzip, OCI_LAYER_ZSTD]);
 
+/** The one image manifest of an index that holds only it and its attestations (provenance). */
+function imageOfAttestedIndex(body: Buffer): string | undefined {
+  const index = JSON.parse(body.toString('utf8')) as {
+    manifests?: { digest: string; annotations?: Record<string, string> }[];
+  };
+  const images = (index.manifests ?? []).filter(
+    (e) => e.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest',
+  );
+  return images.length === 1 && images.length < (index.manifests?.length ?? 0)
+    ? images[0]!.digest
+    : undefined;
+}
+
 /**
  * What the targets already hold of an image that was pushed before under one of these tags
  * (`main`, `latest`, a tag pushed again): read from those manifests and their configs, then
@@ -162,12 +175,18 @@ export async function knownBlobs(targets: RelayTarget[], tags: string[][], log: 
           // HEAD first: most tags of a push are new, and Docker Hub's pull limit counts only
           // GETs; an earlier image is then read once by its digest, and not waited for when
           // that GET is rate-limited (it is only worth the layers it spares).
-          const head = await t.client.headManifest(t.repo, tag, { rateLimited: 'fail' });
+          const read = { rateLimited: 'fail' } as const;
+          const head = await t.client.headManifest(t.repo, tag, read);
           if (!head || seen.has(head.digest)) return;
           seen.add(head.digest);
-          const m = head.body
-            ? { body: head.body }
-            : await t.client.getManifest(t.repo, head.digest, { rateLimited: 'fail' });
+          let m = head.body ? { body: head.body } : await t.client.getManifest(t.repo, head.digest, read);
+          const image = imageOfAttestedIndex(m.body);
+          if (image) {
+            // Pushed with provenance: the image is the one manifest of the index that is no attestation.
+            if (seen.has(image)) return;
+            seen.add(image);
+            m = await t.client.getManifest(t.repo, image, read);
+          }
           const body = JSON.parse(m.body.toString('utf8')) as {
             config?: { digest?: string };
             layers?: Blob[];

@@ -17,6 +17,8 @@ export interface Access {
   repo: string;
   push: boolean;
   mountFrom?: string;
+  /** Ask for the `delete` action too (token registries grant manifest DELETE only with it). */
+  delete?: boolean;
 }
 
 /** An Authorization header, and the bearer token in it (so a 401 drops exactly the token sent). */
@@ -58,7 +60,8 @@ export function parseChallenge(header: string | string[] | undefined): Challenge
 
 export function scopesOf(access: Access | undefined): string[] {
   if (!access) return [];
-  const scopes = [`repository:${access.repo}:${access.push ? 'pull,push' : 'pull'}`];
+  const actions = `${access.push ? 'pull,push' : 'pull'}${access.delete ? ',delete' : ''}`;
+  const scopes = [`repository:${access.repo}:${actions}`];
   if (access.mountFrom && access.mountFrom !== access.repo)
     scopes.push(`repository:${access.mountFrom}:pull`);
   return scopes;

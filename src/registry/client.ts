@@ -265,6 +265,27 @@ export class RegistryClient {
     return tags;
   }
 
+  /**
+   * DELETEs the manifest `digest` (and with it every tag on it). 'unsupported' when the
+   * registry refuses deletes (405, distribution with delete disabled), 'absent' on 404.
+   */
+  async deleteManifest(repo: string, digest: string): Promise<'deleted' | 'absent' | 'unsupported'> {
+    const what = `DELETE manifest ${refString(repo, digest)}`;
+    return this.transport.retry(what, async () => {
+      const res = await this.transport.send({
+        method: 'DELETE',
+        url: `/v2/${repo}/manifests/${digest}`,
+        what,
+        ref: refString(repo, digest),
+        access: { repo, push: true, delete: true },
+        ok: [200, 202, 404, 405],
+      });
+      drain(res);
+      if (res.statusCode === 405) return 'unsupported';
+      return res.statusCode === 404 ? 'absent' : 'deleted';
+    });
+  }
+
   // ---------------------------------------------------------------- blob reads
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {
