@@ -24,7 +24,6 @@ need_packages() {
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   command -v busybox >/dev/null || missing+=(busybox-static)
   command -v curl >/dev/null || missing+=(curl)
-  command -v skopeo >/dev/null || missing+=(skopeo)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v skopeo >/dev/null || missing+=(skopeo) # e2e reads pushed images with it
   if ((${#missing[@]})); then
