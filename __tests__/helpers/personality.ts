@@ -94,22 +94,49 @@ function reply(res: ServerResponse, method: string, c: Canned): void {
   res.end(method === 'HEAD' ? undefined : body);
 }
 
-export async function startPersonality(
-  target: string,
-  name: PersonalityName,
-  opts: PersonalityOptions = {},
-): Promise<PersonalityProxy> {
-  const log: LoggedRequest[] = [];
-  const agent = new http.Agent({ keepAlive: true });
-  const [targetHost, targetPort] = [target.split(':')[0], Number(target.split(':')[1] ?? 80)];
-  let seq = 0;
-  let self = '';
-  let storage = '';
-  /** Storage URL id -> the blob it stands for, the credentials it was granted with, and its expiry. */
-  const grants = new Map<string, { path: string; authorization?: string; expires: number }>();
-  const personality: Personality = personalities[name]({ existing: new Set(opts.existing ?? []) });
+type Forward = { forward: string; rewrite?: (status: number, body: Buffer) => Canned };
+/** Storage URL id -> the blob it stands for, the credentials it was granted with, and its expiry. */
+type Grant = { path: string; authorization?: string; expires: number };
 
-  const record = (server: LoggedRequest['server'], req: IncomingMessage): LoggedRequest => {
+/** The two servers of one personality and the log they share. */
+class Proxy {
+  readonly log: LoggedRequest[] = [];
+  self = '';
+  storage = '';
+  private seq = 0;
+  private readonly agent = new http.Agent({ keepAlive: true });
+  private readonly grants = new Map<string, Grant>();
+  private readonly host: string;
+  private readonly port: number;
+  private readonly personality: Personality;
+
+  constructor(
+    private readonly target: string,
+    name: PersonalityName,
+    private readonly opts: PersonalityOptions,
+  ) {
+    [this.host, this.port] = [target.split(':')[0]!, Number(target.split(':')[1] ?? 80)];
+    this.personality = personalities[name]({ existing: new Set(opts.existing ?? []) });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private upstream(
+    method: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    then: (up: IncomingMessage) => void,
+  ) {
+    const req = http.request(
+      { host: this.host, port: this.port, method, path, headers, agent: this.agent },
+      then,
+    );
+    return req;
+  }
+
+  private record(server: LoggedRequest['server'], req: IncomingMessage): LoggedRequest {
     const h = req.headers;
     const entry: LoggedRequest = {
       server,
@@ -119,113 +146,135 @@ export async function startPersonality(
       bytes: 0,
       chunked: /chunked/i.test(h['transfer-encoding'] ?? ''),
       authorization: h.authorization !== undefined,
-      startedAt: ++seq,
+      startedAt: ++this.seq,
       answeredAt: 0,
     };
     if (h['content-length'] !== undefined) entry.contentLength = h['content-length'];
     if (h['content-type'] !== undefined) entry.contentType = h['content-type'];
-    log.push(entry);
+    this.log.push(entry);
     req.on('data', (c: Buffer) => (entry.bytes += c.length));
     return entry;
-  };
-  const answered = (entry: LoggedRequest, status: number) => {
+  }
+
+  private answered(entry: LoggedRequest, status: number): void {
     entry.status = status;
-    entry.answeredAt = ++seq;
+    entry.answeredAt = ++this.seq;
+  }
+
+  /** The registry side: the personality decides, on the headers or on the whole body. */
+  readonly front = (req: IncomingMessage, res: ServerResponse): void => {
+    const entry = this.record('registry', req);
+    const q: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
+    const decide = (body?: Buffer) => {
+      const v = this.personality.request?.(q, body) ?? { forward: q.path };
+      if ('answer' in v) {
+        this.answered(entry, v.answer.status);
+        // Answered at once, as a server that refuses a body does; the rest of it is read and dropped.
+        req.resume();
+        return reply(res, q.method, v.answer);
+      }
+      if ('redirectBlob' in v) return this.redirectBlob(req, res, entry);
+      this.forward(q, req, res, entry, v, body);
+    };
+    if (!this.personality.readsBody?.(q)) return decide();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => decide(Buffer.concat(chunks)));
   };
 
   /** Sends the request on to the registry; `body` when the personality already read it. */
-  const forward = (
+  private forward(
+    q: ProxiedRequest,
     req: IncomingMessage,
     res: ServerResponse,
     entry: LoggedRequest,
-    v: { forward: string; rewrite?: (status: number, body: Buffer) => Canned },
+    v: Forward,
     body?: Buffer,
-  ) => {
-    const headers = { ...req.headers, host: target };
+  ): void {
+    const headers = { ...req.headers, host: this.target };
     if (body) {
       delete headers['transfer-encoding'];
       headers['content-length'] = String(body.length);
     }
-    const upstream = http.request(
-      { host: targetHost, port: targetPort, method: req.method, path: v.forward, headers, agent },
-      (up) => {
-        if (v.rewrite) {
-          const chunks: Buffer[] = [];
-          up.on('data', (c: Buffer) => chunks.push(c));
-          up.on('end', () => {
-            const c = v.rewrite!(up.statusCode ?? 502, Buffer.concat(chunks));
-            answered(entry, c.status);
-            reply(res, req.method ?? 'GET', c);
-          });
-          return;
-        }
-        const out = { ...up.headers };
-        if (typeof out.location === 'string')
-          out.location = out.location.replace(`http://${target}`, `http://${self}`);
-        const status =
-          personality.response?.(proxied(req), up.statusCode ?? 502, out) ?? up.statusCode ?? 502;
-        answered(entry, status);
-        res.writeHead(status, out);
-        up.pipe(res);
-        up.on('error', () => res.destroy());
-      },
-    );
-    upstream.on('error', () => {
-      answered(entry, 502);
+    const up = this.upstream(q.method, v.forward, headers, (answer) => {
+      if (v.rewrite) return this.rewritten(q, res, entry, answer, v.rewrite);
+      const out = { ...answer.headers };
+      if (typeof out.location === 'string')
+        out.location = out.location.replace(`http://${this.target}`, `http://${this.self}`);
+      const status =
+        this.personality.response?.(q, answer.statusCode ?? 502, out) ?? answer.statusCode ?? 502;
+      this.answered(entry, status);
+      res.writeHead(status, out);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    up.on('error', () => {
+      this.answered(entry, 502);
       if (!res.headersSent) res.writeHead(502).end();
       else res.destroy();
     });
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished) up.destroy();
     });
-    if (body) upstream.end(body);
-    else req.pipe(upstream);
-  };
+    if (body) up.end(body);
+    else req.pipe(up);
+  }
+
+  /** The registry's whole answer, rewritten by the personality (a page of tags). */
+  private rewritten(
+    q: ProxiedRequest,
+    res: ServerResponse,
+    entry: LoggedRequest,
+    answer: IncomingMessage,
+    rewrite: NonNullable<Forward['rewrite']>,
+  ): void {
+    const chunks: Buffer[] = [];
+    answer.on('data', (c: Buffer) => chunks.push(c));
+    answer.on('end', () => {
+      const c = rewrite(answer.statusCode ?? 502, Buffer.concat(chunks));
+      this.answered(entry, c.status);
+      reply(res, q.method, c);
+    });
+  }
 
   /** Asks the registry for the blob with the client's own credentials; hands out a storage URL instead. */
-  const redirectBlob = (req: IncomingMessage, res: ServerResponse, entry: LoggedRequest) => {
-    const headers = { ...req.headers, host: target };
-    const check = http.request(
-      { host: targetHost, port: targetPort, method: 'HEAD', path: req.url, headers, agent },
-      (up) => {
-        up.resume();
-        if (up.statusCode !== 200) {
-          // Not there, or not allowed: the registry's own answer.
-          const out = { ...up.headers };
-          answered(entry, up.statusCode ?? 502);
-          res.writeHead(up.statusCode ?? 502, out);
-          return void res.end();
-        }
-        const id = Math.random().toString(36).slice(2);
-        const fresh = personality.freshUrl?.(req.url ?? '') ?? true;
-        const authorization = req.headers.authorization;
-        grants.set(id, {
-          path: req.url ?? '/',
-          ...(authorization ? { authorization } : {}),
-          expires: fresh ? Date.now() + (opts.urlLifetimeMs ?? 5000) : Date.now() - 1,
-        });
-        answered(entry, 307);
-        reply(res, 'GET', {
-          status: 307,
-          headers: { Location: `http://${storage}/blob/${id}?X-Amz-Expires=5&X-Amz-Signature=${id}` },
-        });
-      },
-    );
+  private redirectBlob(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest): void {
+    const headers = { ...req.headers, host: this.target };
+    const check = this.upstream('HEAD', req.url ?? '/', headers, (up) => {
+      up.resume();
+      if (up.statusCode !== 200) {
+        // Not there, or not allowed: the registry's own answer.
+        this.answered(entry, up.statusCode ?? 502);
+        res.writeHead(up.statusCode ?? 502, { ...up.headers });
+        return void res.end();
+      }
+      const id = Math.random().toString(36).slice(2);
+      const fresh = this.personality.freshUrl?.(req.url ?? '') ?? true;
+      const authorization = req.headers.authorization;
+      this.grants.set(id, {
+        path: req.url ?? '/',
+        ...(authorization ? { authorization } : {}),
+        expires: fresh ? Date.now() + (this.opts.urlLifetimeMs ?? 5000) : Date.now() - 1,
+      });
+      this.answered(entry, 307);
+      const location = `http://${this.storage}/blob/${id}?X-Amz-Expires=5&X-Amz-Signature=${id}`;
+      reply(res, 'GET', { status: 307, headers: { Location: location } });
+    });
     check.on('error', () => {
-      answered(entry, 502);
+      this.answered(entry, 502);
       res.writeHead(502).end();
     });
     check.end();
-  };
+  }
 
   /** The storage origin: no Authorization wanted (S3 refuses a second auth mechanism), URLs expire. */
-  const storageHandler = (req: IncomingMessage, res: ServerResponse) => {
-    const entry = record('storage', req);
+  readonly back = (req: IncomingMessage, res: ServerResponse): void => {
+    const entry = this.record('storage', req);
     req.resume();
     const id = /^\/blob\/([a-z0-9]+)/.exec(req.url ?? '')?.[1] ?? '';
-    const grant = grants.get(id);
+    const grant = this.grants.get(id);
     const xml = (status: number, code: string, message: string) => {
-      answered(entry, status);
+      this.answered(entry, status);
       reply(res, req.method ?? 'GET', {
         status,
         headers: { 'Content-Type': 'application/xml' },
@@ -235,60 +284,38 @@ export async function startPersonality(
     if (req.headers.authorization) return xml(400, 'InvalidArgument', 'Only one auth mechanism allowed');
     if (!grant) return xml(403, 'AccessDenied', 'Access Denied');
     if (grant.expires < Date.now()) return xml(403, 'AccessDenied', 'Request has expired');
-    const headers: Record<string, string> = { host: target };
+    const headers: Record<string, string> = { host: this.target };
     if (grant.authorization) headers.authorization = grant.authorization;
-    const get = http.request(
-      { host: targetHost, port: targetPort, method: req.method, path: grant.path, headers, agent },
-      (up) => {
-        answered(entry, up.statusCode ?? 502);
-        const out: Record<string, string> = {};
-        for (const k of ['content-length', 'content-type', 'etag'])
-          if (typeof up.headers[k] === 'string') out[k] = up.headers[k];
-        res.writeHead(up.statusCode ?? 502, out);
-        up.pipe(res);
-      },
-    );
+    const get = this.upstream(req.method ?? 'GET', grant.path, headers, (up) => {
+      this.answered(entry, up.statusCode ?? 502);
+      const out: Record<string, string> = {};
+      for (const k of ['content-length', 'content-type', 'etag'])
+        if (typeof up.headers[k] === 'string') out[k] = up.headers[k];
+      res.writeHead(up.statusCode ?? 502, out);
+      up.pipe(res);
+    });
     get.on('error', () => res.destroy());
     get.end();
   };
+}
 
-  const proxied = (req: IncomingMessage): ProxiedRequest => ({
-    method: req.method ?? 'GET',
-    path: req.url ?? '/',
-    headers: req.headers,
-  });
-
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const entry = record('registry', req);
-    const q = proxied(req);
-    const decide = (body?: Buffer) => {
-      const v = personality.request?.(q, body) ?? { forward: q.path };
-      if ('answer' in v) {
-        answered(entry, v.answer.status);
-        // Answered at once, as a server that refuses a body does; the rest of it is read and dropped.
-        req.resume();
-        return reply(res, q.method, v.answer);
-      }
-      if ('redirectBlob' in v) return redirectBlob(req, res, entry);
-      forward(req, res, entry, v, body);
-    };
-    if (!personality.readsBody?.(q)) return decide();
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => decide(Buffer.concat(chunks)));
-  };
-
-  const front = await listen(handler);
-  const back = await listen(storageHandler);
-  self = front.host;
-  storage = back.host;
+export async function startPersonality(
+  target: string,
+  name: PersonalityName,
+  opts: PersonalityOptions = {},
+): Promise<PersonalityProxy> {
+  const proxy = new Proxy(target, name, opts);
+  const front = await listen(proxy.front);
+  const back = await listen(proxy.back);
+  proxy.self = front.host;
+  proxy.storage = back.host;
   return {
     name,
-    host: self,
-    storageHost: storage,
-    log,
+    host: front.host,
+    storageHost: back.host,
+    log: proxy.log,
     close: async () => {
-      agent.destroy();
+      proxy.close();
       await Promise.all([front.close(), back.close()]);
     },
   };
