@@ -65,6 +65,11 @@ export function explainFailure(what: string, ref: string, registry: string, err:
     message = `${ref}: image names must be lower case; fix the images input.`;
   else if (/pull access denied/i.test(text))
     message = `${what} failed: a base image could not be pulled ("pull access denied"). It is private or its name is wrong: check the FROM lines, and log in to its registry (registry-auth) if it is private. docker said: ${text}`;
+  else if (
+    code === 'NAME_UNKNOWN' ||
+    (status === 404 && /(repository|project) .*(not found|does not exist)/i.test(text))
+  )
+    message = `${what} of ${ref} failed: the repository ${ref.replace(/[:@][^/:@]*$/, '')} does not exist on ${registry}. Create it first (ECR repositories, Artifact Registry repositories and Harbor projects must exist before a push), or fix the images input. Registry said: ${text}`;
   else if (/toomanyrequests|\b429\b|rate limit/i.test(text) || status === 429)
     message = `${what} of ${ref} failed: ${registry} rate-limited us (toomanyrequests). Docker Hub limits anonymous pulls; logging in (username/password) raises the limit, or retry later. Registry said: ${text}`;
   else if (

@@ -61,7 +61,7 @@ export type BlobOutcome = 'present' | 'mounted' | 'uploaded';
 
 /**
  * Makes one blob exist in `to`: skip when present, mount when both repositories are on
- * the same registry, else stream it from `from`.
+ * the same registry, else (or when the mount is declined) stream it from `from`.
  */
 export async function copyBlob(
   from: { client: RegistryClient; repo: string },
@@ -71,12 +71,10 @@ export async function copyBlob(
   if (await to.client.hasBlob(to.repo, blob.digest)) return 'present';
   const sameRegistry =
     from.client.registry === to.client.registry || from.client.baseUrl === to.client.baseUrl;
-  if (sameRegistry && from.repo !== to.repo && (await to.client.mountBlob(to.repo, blob.digest, from.repo))) {
-    return 'mounted';
-  }
-  await to.client.uploadBlob(to.repo, blob.digest, blob.size, () =>
-    from.client.getBlob(from.repo, blob.digest),
-  );
+  const open = () => from.client.getBlob(from.repo, blob.digest);
+  if (sameRegistry && from.repo !== to.repo)
+    return to.client.mountOrUpload(to.repo, blob.digest, from.repo, blob.size, open);
+  await to.client.uploadBlob(to.repo, blob.digest, blob.size, open);
   return 'uploaded';
 }
 

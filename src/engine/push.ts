@@ -3,7 +3,9 @@ import type { Docker } from '../docker/cli.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
-import type { Manifest, RegistryClient } from '../registry/client.js';
+import { isMediaTypeRefusal, MEDIA_TYPES, type Manifest, type RegistryClient } from '../registry/client.js';
+import { dockerManifestToOci } from '../registry/oci.js';
+import type { RegistryError } from '../registry/retry.js';
 import { mapLimit } from './copy.js';
 import { PushRelay, type RelayTarget } from './relay.js';
 import { knownBlobs, relaySavedImage, type SavedImage } from './saved.js';
@@ -116,14 +118,12 @@ export async function publishLocalImage(
     const refs = targets.flatMap((t, i) =>
       t.tags.map((tag) => ({ t, tag, failure: failures.get(relayTargets[i]!) })),
     );
+    const put = manifestPutter(root, clients, opts.log);
     const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, failure }) => {
       const ref = `${t.name}:${tag}`;
       try {
         if (failure) throw failure;
-        return {
-          ref,
-          digest: await clients(t.registry).putManifest(t.repository, tag, root.body, root.mediaType),
-        };
+        return { ref, digest: await put(t, tag) };
       } catch (err) {
         return { ref, error: messageOf(explainFailure('Push', ref, t.registry, err)) };
       }
@@ -140,6 +140,37 @@ export async function publishLocalImage(
   } finally {
     await relay.close();
   }
+}
+
+/**
+ * PUTs `manifest` under a tag; a registry that refuses Docker media types (zot) gets the same
+ * image under OCI media types instead, from its first refusal on, and the log says so once.
+ */
+function manifestPutter(
+  manifest: Manifest,
+  clients: (registry: string) => RegistryClient,
+  log: Logger,
+): (t: Target, tag: string) => Promise<string> {
+  const oci = new Map<string, ReturnType<typeof dockerManifestToOci>>();
+  return async (t, tag) => {
+    const client = clients(t.registry);
+    const converted = oci.get(t.registry);
+    if (converted) return client.putManifest(t.repository, tag, converted.body, converted.mediaType);
+    try {
+      return await client.putManifest(t.repository, tag, manifest.body, manifest.mediaType);
+    } catch (err) {
+      if (!isMediaTypeRefusal(err) || manifest.mediaType !== MEDIA_TYPES.dockerManifest) throw err;
+      let m = oci.get(t.registry);
+      if (!m) {
+        m = dockerManifestToOci(manifest.body);
+        oci.set(t.registry, m);
+        log.info(
+          `${t.registry} refuses Docker media types (${(err as RegistryError).reason}); pushing the same image with OCI media types there (${m.digest})`,
+        );
+      }
+      return client.putManifest(t.repository, tag, m.body, m.mediaType);
+    }
+  };
 }
 
 /** Fails the step when anything was not pushed, saying what was and what was not. */

@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RegistryClient } from '../registry/client.js';
+import { isStreamRefusal, type RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/retry.js';
 import { type Counter, mib, Progress, type ProgressOptions, seconds, type Task } from './progress.js';
 
@@ -50,10 +50,11 @@ interface Group {
   tally: Tally;
 }
 
+/** A live stream to one registry; a group without one gets the blob from the spool file. */
 interface Sink {
   group: Group;
-  body: PassThrough;
-  done: Promise<void>;
+  body?: PassThrough;
+  done?: Promise<void>;
   failed?: unknown;
   /** Bytes handed to this registry's upload, on the blob's progress line. */
   counter?: Counter;
@@ -130,7 +131,7 @@ export class PushRelay {
     for (const sink of session.sinks) if (sink.counter) sink.counter.growing = false;
     const digest = `sha256:${session.hash.digest('hex')}`;
     session.settleDigest(digest);
-    for (const sink of session.sinks) if (!sink.failed) sink.body.end();
+    for (const sink of session.sinks) if (!sink.failed) sink.body?.end();
     this.opts.log.debug(`relay: read ${digest} (${session.size} bytes)`);
     this.jobs.push(this.deliver(session, digest));
     return { digest, size: session.size };
@@ -174,6 +175,9 @@ export class PushRelay {
     });
     digest.catch(() => undefined); // each sink reports it
     const sinks = this.groups.map((group): Sink => {
+      // A registry that refused a streamed upload, or refused this target outright (its name,
+      // its credentials), gets no stream: the spool file serves the one, nothing the other.
+      if (!group.primary.client.streams || this.failures.has(group.primary)) return { group };
       const body = new PassThrough({ highWaterMark: MiB });
       // Destroyed with a reason when the session is abandoned, maybe before the upload reads it.
       body.on('error', () => undefined);
@@ -209,7 +213,7 @@ export class PushRelay {
       if (!session.spool.write(chunk)) waits.push(drained(session.spool));
       for (const sink of session.sinks) {
         if (sink.counter) sink.counter.total = session.size;
-        if (sink.failed || sink.body.destroyed) continue;
+        if (!sink.body || !sink.done || sink.failed || sink.body.destroyed) continue;
         sink.counter?.add(chunk.length);
         if (!sink.body.write(chunk)) waits.push(Promise.race([drained(sink.body), sink.done.catch(() => 0)]));
       }
@@ -217,50 +221,34 @@ export class PushRelay {
     }
   }
 
-  /** Makes sure every target holds the blob: the live stream, else a retried upload from the spool. */
+  /** Makes sure every target holds the blob: the live stream, else an upload from the spool. */
   private async deliver(session: Session, digest: string): Promise<void> {
     const size = session.size;
     const fromSpool = () => createReadStream(session.file);
     await Promise.all(
       session.sinks.map(async ({ group, done }) => {
         const { primary, others } = group;
-        const where = `${group.registry}/${primary.repo}`;
-        // The source cannot be read again, but the spool holds every byte of it.
-        let denied: unknown;
-        let ok = await done.then(
-          () => true,
-          (err: unknown) => {
-            // A refusal of the credentials or the name would only be refused again; anything
-            // else (a cut stream, a size limit on chunked bodies) may pass from the spool.
-            if (err instanceof RegistryError && REFUSALS.has(err.status ?? 0)) denied = err;
-            else
-              this.opts.log.info(
-                `${where}: streaming ${digest} failed (${messageOf(err)}); sending it again`,
-              );
-            return false;
-          },
-        );
-        if (denied) this.failures.set(primary, denied);
-        else if (!ok) {
-          try {
-            await primary.client.uploadBlob(primary.repo, digest, size, fromSpool);
-            ok = true;
-          } catch (err) {
-            this.failures.set(primary, err);
-          }
+        // A target refused for an earlier blob would only be refused again.
+        let ok = false;
+        if (!this.failures.has(primary)) {
+          ok = done ? await this.streamed(group, done, digest) : false;
+          if (!ok && !this.failures.has(primary))
+            ok = await this.upload(primary, () =>
+              primary.client.uploadBlob(primary.repo, digest, size, fromSpool),
+            );
         }
         if (ok) {
           group.tally.sent++;
           group.tally.sentBytes += size;
         }
         for (const t of others) {
-          try {
-            const mounted = ok && (await t.client.mountBlob(t.repo, digest, primary.repo));
-            if (!mounted) await t.client.uploadBlob(t.repo, digest, size, fromSpool);
-            group.tally[mounted ? 'mounted' : 'copied']++;
-          } catch (err) {
-            this.failures.set(t, err);
-          }
+          if (this.failures.has(t)) continue; // refused for an earlier blob
+          await this.upload(t, async () => {
+            const how = ok
+              ? await t.client.mountOrUpload(t.repo, digest, primary.repo, size, fromSpool)
+              : (await t.client.uploadBlob(t.repo, digest, size, fromSpool), 'uploaded');
+            group.tally[how === 'mounted' ? 'mounted' : 'copied']++;
+          });
         }
       }),
     );
@@ -268,10 +256,44 @@ export class PushRelay {
     this.opts.log.debug(`relay: ${digest} is in every registry`);
   }
 
+  /**
+   * How the live stream to a registry ended: true when it delivered the blob; false when the
+   * spool file must send it again (a cut stream, a registry that takes no streamed upload, of
+   * which the client has already told); throws nothing, but records a refusal of the target
+   * itself (credentials, rights, the name), which a second upload would only get again.
+   */
+  private async streamed(group: Group, done: Promise<void>, digest: string): Promise<boolean> {
+    try {
+      await done;
+      return true;
+    } catch (err) {
+      if (isStreamRefusal(err)) return false;
+      if (err instanceof RegistryError && REFUSALS.has(err.status ?? 0)) {
+        this.failures.set(group.primary, err);
+        return false;
+      }
+      this.opts.log.info(
+        `${group.registry}/${group.primary.repo}: streaming ${digest} failed (${messageOf(err)}); sending it again`,
+      );
+      return false;
+    }
+  }
+
+  /** Runs one upload to `target`, recording its failure; true when it went through. */
+  private async upload(target: RelayTarget, send: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (err) {
+      this.failures.set(target, err);
+      return false;
+    }
+  }
+
   private abort(session: Session, reason: Error): void {
     this.sessions.delete(session);
     session.abandon(reason);
-    for (const sink of session.sinks) sink.body.destroy(reason);
+    for (const sink of session.sinks) sink.body?.destroy(reason);
     session.spool.destroy();
     void rm(session.file, { force: true });
   }

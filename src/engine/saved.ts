@@ -88,11 +88,21 @@ export async function knownBlobs(targets: RelayTarget[], tags: string[][], log: 
     targets.flatMap((t, i) =>
       (tags[i] ?? []).map(async (tag) => {
         try {
-          let m = await t.client.getManifest(t.repo, tag);
+          // HEAD first: most tags of a push are new, and Docker Hub's pull limit counts only
+          // GETs; an earlier image is then read once by its digest, and not waited for when
+          // that GET is rate-limited (it is only worth the layers it spares).
+          const read = { rateLimited: 'fail' } as const;
+          const head = await t.client.headManifest(t.repo, tag, read);
+          if (!head || seen.has(head.digest)) return;
+          seen.add(head.digest);
+          let m = head.body ? { body: head.body } : await t.client.getManifest(t.repo, head.digest, read);
           const image = imageOfAttestedIndex(m.body);
-          if (image) m = await t.client.getManifest(t.repo, image); // pushed with provenance
-          if (seen.has(m.digest)) return;
-          seen.add(m.digest);
+          if (image) {
+            // Pushed with provenance: the image is the one manifest of the index that is no attestation.
+            if (seen.has(image)) return;
+            seen.add(image);
+            m = await t.client.getManifest(t.repo, image, read);
+          }
           const body = JSON.parse(m.body.toString('utf8')) as {
             config?: { digest?: string };
             layers?: Blob[];

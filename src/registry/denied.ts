@@ -18,6 +18,8 @@ export interface AccessDeniedInit {
   said: string;
   status?: number;
   ref?: string;
+  /** The token itself leaves the action on `repository` out: no other request for it can succeed. */
+  certain?: boolean;
 }
 
 export class AccessDeniedError extends RegistryError {
@@ -25,6 +27,7 @@ export class AccessDeniedError extends RegistryError {
   readonly action: DeniedAction;
   readonly user?: string;
   readonly said: string;
+  readonly certain: boolean;
 
   constructor(init: AccessDeniedInit) {
     const who = init.user ?? 'an anonymous user';
@@ -44,6 +47,7 @@ export class AccessDeniedError extends RegistryError {
     this.action = init.action;
     if (init.user !== undefined) this.user = init.user;
     this.said = init.said;
+    this.certain = init.certain ?? false;
   }
 }
 

@@ -91,3 +91,38 @@ export function buildImageIndex(entries: IndexEntry[], annotations?: Record<stri
     size: body.length,
   };
 }
+
+/** Docker schema 2 media types and their OCI equivalents (same bytes, other names). */
+const DOCKER_TO_OCI: Record<string, string> = {
+  'application/vnd.docker.distribution.manifest.v2+json': 'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.container.image.v1+json': 'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip': 'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.diff.tar': 'application/vnd.oci.image.layer.v1.tar',
+};
+
+/**
+ * The OCI form of a Docker schema 2 image manifest: the same config and layers under OCI
+ * media types, for registries that take no Docker types (zot). A new manifest, so a new digest.
+ */
+export function dockerManifestToOci(body: Buffer): { body: Buffer; mediaType: string; digest: string } {
+  const m = JSON.parse(body.toString('utf8')) as {
+    mediaType?: string;
+    config?: { mediaType?: string };
+    layers?: { mediaType?: string }[];
+  };
+  const oci = (t: string | undefined) => (t && DOCKER_TO_OCI[t]) || t;
+  if (m.mediaType !== 'application/vnd.docker.distribution.manifest.v2+json')
+    throw new Error(`not a Docker image manifest (${m.mediaType ?? 'no mediaType'})`);
+  const out = {
+    ...m,
+    mediaType: oci(m.mediaType),
+    ...(m.config ? { config: { ...m.config, mediaType: oci(m.config.mediaType) } } : {}),
+    ...(m.layers ? { layers: m.layers.map((l) => ({ ...l, mediaType: oci(l.mediaType) })) } : {}),
+  };
+  const bytes = Buffer.from(JSON.stringify(out, null, 3));
+  return {
+    body: bytes,
+    mediaType: out.mediaType!,
+    digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+  };
+}

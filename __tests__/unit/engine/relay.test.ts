@@ -21,6 +21,12 @@ class FakeRegistry {
   refuse?: Error;
   /** The streamed upload starts reading its body only after this long (a slow POST). */
   slowStartMs = 0;
+  /** As the client says: false once the registry refused a streamed upload. */
+  streams = true;
+  /** Streamed uploads are refused as a method (STREAM_REFUSED), as a registry that takes no PATCH. */
+  refuseStreams = false;
+  streamCalls = 0;
+  uploadCalls = 0;
 
   constructor(readonly registry: string) {}
 
@@ -34,7 +40,16 @@ class FakeRegistry {
   }
 
   async uploadStream(repo: string, body: Readable, digest: Promise<string>): Promise<void> {
+    this.streamCalls++;
     if (this.slowStartMs) await sleep(this.slowStartMs);
+    if (this.refuseStreams) {
+      this.streams = false;
+      throw new RegistryError('registry y.example: streamed upload refused (PATCH answered 405)', {
+        registry: this.registry,
+        code: 'STREAM_REFUSED',
+        retryable: false,
+      });
+    }
     if (this.refuse) throw this.refuse;
     const parts: Buffer[] = [];
     let n = 0;
@@ -52,6 +67,7 @@ class FakeRegistry {
   }
 
   async uploadBlob(repo: string, digest: string, _size: number, open: () => Readable): Promise<void> {
+    this.uploadCalls++;
     if (this.refuse) throw this.refuse;
     const parts: Buffer[] = [];
     for await (const chunk of open() as AsyncIterable<Buffer>) parts.push(chunk);
@@ -59,12 +75,21 @@ class FakeRegistry {
     this.put(repo, digest, Buffer.concat(parts));
   }
 
-  async mountBlob(repo: string, digest: string, from: string): Promise<boolean> {
+  async mountOrUpload(
+    repo: string,
+    digest: string,
+    from: string,
+    size: number,
+    open: () => Readable,
+  ): Promise<'mounted' | 'uploaded'> {
     const data = this.blobs.get(from)?.get(digest);
-    if (!data) return false;
+    if (!data) {
+      await this.uploadBlob(repo, digest, size, open);
+      return 'uploaded';
+    }
     this.mounted.push(`${repo}@${digest}<-${from}`);
     this.put(repo, digest, data);
-    return true;
+    return 'mounted';
   }
 }
 
@@ -178,6 +203,51 @@ describe('PushRelay', () => {
     expect(failures.get(targets[1]!)).toBe(refusal);
     expect(failures.has(targets[2]!)).toBe(true);
     expect(lines.info.some((l) => l.includes('sending it again'))).toBe(resent);
+  });
+
+  it('a registry that refuses streamed uploads is streamed to once; every blob goes from the spool, without a resend line', async () => {
+    const x = new FakeRegistry('x.example');
+    const y = new FakeRegistry('y.example');
+    y.refuseStreams = true;
+    const targets = [
+      { client: x.client(), repo: 'a' },
+      { client: y.client(), repo: 'a' },
+      { client: y.client(), repo: 'b' },
+    ];
+    const { relay, lines } = await startRelay(targets);
+    const blobs = [Buffer.alloc(20_000, 1), Buffer.alloc(30_000, 2), Buffer.alloc(10, 3)];
+    for (const b of blobs) {
+      await relay.ingest(slowly(b));
+      await sleep(5); // the refusal of the first stream is known before the next blob opens
+    }
+    expect([...(await relay.settle())]).toEqual([]);
+    expect(y.streamCalls).toBe(1);
+    expect(y.resent).toEqual(blobs.map((b) => `a@${digestOf(b)}`));
+    expect(y.mounted).toEqual(blobs.map((b) => `b@${digestOf(b)}<-a`));
+    expect(x.streamed).toHaveLength(3);
+    expect(lines.info.filter((l) => l.includes('sending it again'))).toEqual([]);
+  });
+
+  it('a target refused outright (404 NAME_UNKNOWN) is neither streamed to nor sent anything after that', async () => {
+    const x = new FakeRegistry('x.example');
+    x.refuse = new RegistryError(
+      'registry x.example: POST blob upload a answered 404 Not Found: NAME_UNKNOWN',
+      {
+        registry: 'x.example',
+        status: 404,
+        code: 'NAME_UNKNOWN',
+        retryable: false,
+      },
+    );
+    const target = { client: x.client(), repo: 'a' };
+    const { relay } = await startRelay([target]);
+    await relay.ingest(slowly(Buffer.alloc(1000, 1)));
+    await sleep(5);
+    await relay.ingest(slowly(Buffer.alloc(1000, 2)));
+    const failures = await relay.settle();
+    expect(failures.get(target)).toBe(x.refuse);
+    expect(x.streamCalls).toBe(1);
+    expect(x.uploadCalls).toBe(0);
   });
 
   it('fails, rather than hangs, when the spool file cannot be written', async () => {

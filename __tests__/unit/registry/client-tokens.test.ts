@@ -260,6 +260,27 @@ describe('a push the user may not make fails at once, as access denied', () => {
     c.close();
   });
 
+  it('a mount into a repository the token grants no push fails as denied, with no plain upload after it', async () => {
+    const c = client();
+    const err = await c
+      .mountOrUpload(
+        'otheruser/app',
+        digest,
+        'carol/base',
+        1,
+        () => Promise.resolve(Buffer.from('x')) as never,
+      )
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AccessDeniedError);
+    expect(err).toMatchObject({ repository: 'otheruser/app', action: 'push', certain: true });
+    // The mount without a token (learning the challenge) and with it; no POST or PUT after.
+    expect(seen.filter((s) => s.path.startsWith('/v2/otheruser/')).map((s) => s.method)).toEqual([
+      'POST',
+      'POST',
+    ]);
+    c.close();
+  });
+
   it.each([
     [
       'docker.io',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import {
+  dockerManifestToOci,
   buildImageIndex,
   parsePlatform,
   platformOfConfig,
@@ -104,5 +105,58 @@ describe('platforms', () => {
 
   it.each([['linux'], ['linux//v7'], ['a/b/c/d']])('parsePlatform rejects %s', (text) => {
     expect(() => parsePlatform(text)).toThrow(/invalid platform/);
+  });
+});
+
+describe('dockerManifestToOci (for registries that take no Docker types, like zot)', () => {
+  const layer = (mediaType: string, n: number) => ({
+    mediaType,
+    size: n,
+    digest: `sha256:${String(n).repeat(64).slice(0, 64)}`,
+  });
+  const docker = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: {
+      mediaType: 'application/vnd.docker.container.image.v1+json',
+      size: 7,
+      digest: `sha256:${'c'.repeat(64)}`,
+    },
+    layers: [
+      layer('application/vnd.docker.image.rootfs.diff.tar.gzip', 1),
+      layer('application/vnd.docker.image.rootfs.diff.tar', 2),
+      layer('application/vnd.oci.image.layer.v1.tar+zstd', 3),
+    ],
+  };
+
+  it('renames every Docker media type, keeps sizes and digests, and hashes the new bytes', () => {
+    const out = dockerManifestToOci(Buffer.from(JSON.stringify(docker)));
+    const parsed = JSON.parse(out.body.toString('utf8'));
+    expect(out.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(parsed.mediaType).toBe(out.mediaType);
+    expect(parsed.config).toEqual({
+      ...docker.config,
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+    });
+    expect(parsed.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+      'application/vnd.oci.image.layer.v1.tar',
+      'application/vnd.oci.image.layer.v1.tar+zstd',
+    ]);
+    expect(parsed.layers.map((l: { digest: string }) => l.digest)).toEqual(
+      docker.layers.map((l) => l.digest),
+    );
+    expect(out.digest).toBe(`sha256:${createHash('sha256').update(out.body).digest('hex')}`);
+  });
+
+  it.each([
+    ['an OCI manifest', { ...docker, mediaType: 'application/vnd.oci.image.manifest.v1+json' }],
+    [
+      'a Docker manifest list',
+      { mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', manifests: [] },
+    ],
+    ['a manifest without mediaType', { schemaVersion: 2 }],
+  ])('refuses %s', (_name, m) => {
+    expect(() => dockerManifestToOci(Buffer.from(JSON.stringify(m)))).toThrow(/not a Docker image manifest/);
   });
 });
