@@ -16,6 +16,7 @@ need_packages() {
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   command -v busybox >/dev/null || missing+=(busybox-static)
   command -v curl >/dev/null || missing+=(curl)
+  command -v skopeo >/dev/null || missing+=(skopeo)
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

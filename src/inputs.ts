@@ -2,7 +2,8 @@ import * as runner from './runner.js';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { InputError } from './errors.js';
+import { InputError, messageOf } from './errors.js';
+import { parseImageName } from './registry/reference.js';
 import type { MetaInputs } from './meta/index.js';
 
 export interface RegistryLogin {
@@ -27,6 +28,8 @@ export interface Inputs extends MetaInputs {
   cacheFrom: string[];
   network: string;
   source: string;
+  /** The base image to reuse layers from (else the Dockerfile's last FROM); '' when none. */
+  base: string;
   push: PushMode;
   pushByDigest: boolean;
   mergeDigests: string[];
@@ -167,6 +170,14 @@ export function getInputs(noSecrets = false): Inputs {
     throw new InputError('images', images, 'needs at least one image name, like ghcr.io/acme/api');
 
   const source = runner.getInput('source').trim();
+  const base = runner.getInput('base').trim();
+  if (base) {
+    try {
+      parseImageName(base);
+    } catch (err) {
+      throw new InputError('base', base, messageOf(err));
+    }
+  }
   const mergeDigests = listOf(runner.getInput('merge-digests'));
   for (const d of mergeDigests)
     if (!DIGEST.test(d))
@@ -219,6 +230,7 @@ export function getInputs(noSecrets = false): Inputs {
     cacheFrom: listOf(runner.getInput('cache-from'), false),
     network: runner.getInput('network').trim(),
     source,
+    base,
     push: push as PushMode,
     pushByDigest,
     mergeDigests,

@@ -1,14 +1,17 @@
 /** The main step, from inputs to outputs; loaded only when the main step runs. */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './docker/login.js';
 import { build, hasBuildx, localImageId } from './docker/build.js';
+import { baseImageOf } from './docker/dockerfile.js';
 import { Docker } from './docker/cli.js';
 import { InputError, messageOf } from './errors.js';
 import { noSecretsReason, readPayload } from './event.js';
 import { heldBackTags, type HeldBack } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
+import { reuseSources } from './engine/known.js';
 import { mergeDigests, publishPlatforms } from './engine/platforms.js';
 import type { Logger } from './log.js';
 import { computeMeta, contextFromEnv, metaOptionsFromEnv, type Meta } from './meta/index.js';
@@ -199,7 +202,17 @@ export async function publish(): Promise<void> {
           report,
         );
     } else {
-      const opts = { log: logger, tagsFinal, tmpDir: tmp };
+      const base = inputs.base || (inputs.source ? '' : baseOfDockerfile(inputs));
+      if (base) runner.info(`Base image: ${base}`);
+      const defaultBranch = String(payload?.repository?.default_branch ?? '');
+      const opts = {
+        log: logger,
+        tagsFinal,
+        tmpDir: tmp,
+        sources: reuseSources(targets, defaultBranch, base),
+        base,
+        dockerReady: loggedIn,
+      };
       await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
     }
     assertAllPushed(report);
@@ -210,6 +223,18 @@ export async function publish(): Promise<void> {
     await runner.appendSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
       runner.warning(`Could not write the job summary: ${messageOf(err)}`);
     });
+  }
+}
+
+/** The last FROM of the Dockerfile that was built, when it can be read; '' otherwise. */
+function baseOfDockerfile(inputs: Inputs): string {
+  try {
+    const from = baseImageOf(readFileSync(inputs.file, 'utf8'), inputs.buildArgs, inputs.target);
+    if (!from) return '';
+    parseImageName(from); // a name docker would refuse is no base to reuse
+    return from;
+  } catch {
+    return '';
   }
 }
 
@@ -263,6 +288,7 @@ function setOutputs(
       platforms: report?.platforms ?? {},
       heldBack: summary.heldBack,
       failed: report?.failed ?? [],
+      ...(report?.path ? { path: report.path, reuse: report.reuse ?? {} } : {}),
     }),
   );
 }

@@ -28,6 +28,8 @@ export interface RecordedRequest {
   agent: string;
   /** Status sent to the client; 0 for a reset. */
   status: number;
+  /** Request body bytes passed on to the registry (uploads), counted when it answered. */
+  bytes?: number;
 }
 
 export interface FaultProxy {
@@ -54,6 +56,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const userAgent = req.headers['user-agent'] ?? '';
+    let received = 0;
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+    });
     const fault = faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path));
     // A mid-body reset needs a body that long: a shorter one passes through, and the fault waits.
     const cutAt =
@@ -90,7 +96,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const upstream = http.request(
       { host: target.split(':')[0], port: Number(target.split(':')[1] ?? 80), method, path, headers, agent },
       (up) => {
-        requests.push({ method, path, agent: userAgent, status: up.statusCode ?? 0 });
+        requests.push({ method, path, agent: userAgent, status: up.statusCode ?? 0, bytes: received });
         const out = { ...up.headers };
         if (typeof out.location === 'string') out.location = rewrite(out.location);
         res.writeHead(up.statusCode ?? 502, up.statusMessage, out);

@@ -4,8 +4,12 @@ import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
 import { mapLimit } from './copy.js';
+import { daemonPush, registryCopy } from './daemonpush.js';
+import { findKnownLayers, type KnownImage, type LayerSource } from './known.js';
+import { choosePath, daemonKnownBytes, inspectImage, type LocalImage, type PublishPath } from './paths.js';
 import { PushRelay, type RelayTarget } from './relay.js';
-import { knownBlobs, relaySavedImage } from './saved.js';
+import { describeReuse, placeBlobs, ReuseLedger, type ReuseReport } from './reuse.js';
+import { relaySavedImage, type KnownBlobs } from './saved.js';
 
 /** One image name and the tags it gets, with the registry that holds it. */
 export interface Target {
@@ -24,6 +28,9 @@ export interface Report {
   /** Per-platform manifest digests, for multi-platform pushes. */
   platforms: Record<string, string>;
   failed: { ref: string; error: string }[];
+  /** How a single-platform image went out, and what each registry got of its layers. */
+  path?: PublishPath;
+  reuse?: ReuseReport;
 }
 
 export const newReport = (): Report => ({ digest: '', digests: {}, platforms: {}, failed: [] });
@@ -37,6 +44,55 @@ export interface LocalPublishOptions {
   tagsFinal: Promise<void>;
   /** Where blobs are spooled while they stream. */
   tmpDir: string;
+  /** Manifests that may share layers with the image (known.ts `reuseSources`). */
+  sources?: LayerSource[];
+  /** The base image's reference: the daemon may know its layers' blobs (`docker push` path). */
+  base?: string;
+  /** Resolves once docker is logged in (the `docker push` path needs it). */
+  dockerReady?: Promise<void>;
+}
+
+/** What is known before anything is exported: the image, its base in the daemon, the registries. */
+async function gatherFacts(
+  docker: Docker,
+  image: string,
+  clients: (registry: string) => RegistryClient,
+  opts: LocalPublishOptions,
+): Promise<{ local: LocalImage; base?: LocalImage; known: KnownImage }> {
+  const [local, base] = await Promise.all([
+    inspectImage(docker, image),
+    opts.base ? inspectImage(docker, opts.base).catch(() => undefined) : undefined,
+  ]);
+  const known = await findKnownLayers(opts.sources ?? [], local.diffIds, {
+    clients,
+    platform: local.platform,
+    log: opts.log,
+  });
+  return { local, base, known };
+}
+
+/** Known layers placed in every target, in the form the export path skips them by. */
+async function placedForExport(
+  known: KnownImage,
+  relayTargets: RelayTarget[],
+  clients: (registry: string) => RegistryClient,
+  ledger: ReuseLedger,
+  log: Logger,
+): Promise<KnownBlobs> {
+  const layers = [...known.layers.values()];
+  const placed = await placeBlobs(
+    layers.map((l) => ({ ...l, layer: true })),
+    relayTargets,
+    { clients, ledger, log },
+  );
+  const out: KnownBlobs = { layers: new Map(), configs: new Set() };
+  for (const l of layers)
+    if (placed.has(l.digest)) {
+      const blob = { mediaType: l.mediaType, digest: l.digest, size: l.size };
+      out.layers.set(l.diffId, blob);
+      out.layers.set(l.digest, blob);
+    }
+  return out;
 }
 
 /**
@@ -53,17 +109,77 @@ export async function publishLocalImage(
   opts: LocalPublishOptions,
   report: Report,
 ): Promise<void> {
-  const relayTargets: RelayTarget[] = targets.map((t) => ({
-    client: clients(t.registry),
-    repo: t.repository,
-  }));
+  const ledger = new ReuseLedger();
+  try {
+    await publishByCheapestPath(docker, image, targets, clients, opts, report, ledger);
+  } finally {
+    report.reuse = ledger.report();
+    for (const line of describeReuse(report.reuse)) opts.log.info(`Layers: ${line}`);
+  }
+}
+
+async function publishByCheapestPath(
+  docker: Docker,
+  image: string,
+  targets: Target[],
+  clients: (registry: string) => RegistryClient,
+  opts: LocalPublishOptions,
+  report: Report,
+  ledger: ReuseLedger,
+): Promise<void> {
+  const relayTargets = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
+  const say = (path: PublishPath, why: string) => {
+    report.path = path;
+    opts.log.info(`Publishing by ${path}: ${why}`);
+  };
+  if (!opts.base) {
+    // No base to ask about: fresh layers, today's export, the registries asked while it starts.
+    const known = gatherFacts(docker, image, clients, opts).then((f) =>
+      placedForExport(f.known, relayTargets, clients, ledger, opts.log),
+    );
+    say('export', 'no base image to reuse layers from');
+    return exportImage(docker, image, targets, relayTargets, opts, report, ledger, known);
+  }
+  const facts = await gatherFacts(docker, image, clients, opts).catch(() => undefined);
+  if (!facts) return exportImage(docker, image, targets, relayTargets, opts, report, ledger);
+  const { local, base, known } = facts;
+  const choice = choosePath({
+    layers: local.diffIds.length,
+    knownLayers: known.layers.size,
+    imageKnown: known.images.has(local.id),
+    imageBytes: local.size,
+    daemonKnownBytes: daemonKnownBytes(local, base, known),
+  });
+  say(choice.path, choice.why);
+  const o = {
+    clients,
+    log: opts.log,
+    ledger,
+    tagsFinal: opts.tagsFinal,
+    dockerReady: opts.dockerReady ?? Promise.resolve(),
+  };
+  if (choice.path === 'registry copy') return registryCopy(known.images.get(local.id)!, targets, o, report);
+  if (choice.path === 'daemon push' && (await daemonPush(docker, local, targets, known, o, report))) return;
+  if (choice.path === 'daemon push') say('export', 'the daemon did not push the known layers by digest');
+  const placed = placedForExport(known, relayTargets, clients, ledger, opts.log);
+  return exportImage(docker, image, targets, relayTargets, opts, report, ledger, placed);
+}
+
+/** `docker save`, unknown layers compressed once and relayed to every target, then the tags. */
+async function exportImage(
+  docker: Docker,
+  image: string,
+  targets: Target[],
+  relayTargets: RelayTarget[],
+  opts: LocalPublishOptions,
+  report: Report,
+  ledger: ReuseLedger,
+  known?: Promise<KnownBlobs>,
+): Promise<void> {
   const relay = await PushRelay.start({ targets: relayTargets, tmpDir: opts.tmpDir, log: opts.log });
   try {
     let manifest: Manifest;
     try {
-      // Asked while docker starts the export: what the registries hold from an earlier push.
-      const tags = targets.map((t) => [...t.tags]);
-      const known = knownBlobs(relayTargets, tags, opts.log);
       const save = docker.stream(['save', image]);
       // When both fail, docker's own words ("No such image", a daemon error) say more than a
       // cut-off archive does.
@@ -86,16 +202,25 @@ export async function publishLocalImage(
       return;
     }
     const [failures] = await Promise.all([relay.settle(), opts.tagsFinal]);
+    const reused = (await known?.catch(() => undefined))?.layers;
+    for (const l of JSON.parse(manifest.body.toString('utf8')).layers as { digest: string; size: number }[])
+      if (!reused?.has(l.digest))
+        for (const t of relayTargets) ledger.note(t.client.registry, l.digest, l.size, 'uploaded');
     const refs = targets.flatMap((t, i) =>
-      t.tags.map((tag) => ({ t, tag, failure: failures.get(relayTargets[i]!) })),
+      t.tags.map((tag) => ({
+        t,
+        tag,
+        client: relayTargets[i]!.client,
+        failure: failures.get(relayTargets[i]!),
+      })),
     );
-    const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, failure }) => {
+    const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, client, failure }) => {
       const ref = `${t.name}:${tag}`;
       try {
         if (failure) throw failure;
         return {
           ref,
-          digest: await clients(t.registry).putManifest(t.repository, tag, manifest.body, manifest.mediaType),
+          digest: await client.putManifest(t.repository, tag, manifest.body, manifest.mediaType),
         };
       } catch (err) {
         return { ref, error: messageOf(explainFailure('Push', ref, t.registry, err)) };
