@@ -80,13 +80,14 @@ export async function publishManifest(
 
 /** A manifest a registry already holds for this very image, copied to every target. */
 export async function registryCopy(
-  source: BlobLocation & { manifestDigest: string },
+  source: { manifestDigest: string; from: BlobLocation[] },
   targets: Target[],
-  o: NoExportOptions,
+  o: NoExportOptions & { known: KnownImage },
   report: Report,
 ): Promise<void> {
-  const manifest = await o.clients(source.registry).getManifest(source.repository, source.manifestDigest);
-  await publishManifest(manifest, source, targets, o, report);
+  const at = source.from[0]!;
+  const manifest = await o.clients(at.registry).getManifest(at.repository, source.manifestDigest);
+  await publishManifest(manifest, at, targets, o, report);
 }
 
 /** `docker push` output: `<tag>: digest: sha256:... size: N`. */

@@ -38,8 +38,8 @@ export interface KnownLayer {
 export interface KnownImage {
   /** By diff_id. */
   layers: Map<string, KnownLayer>;
-  /** Config digest -> where a manifest for exactly that image is (the same image pushed before). */
-  images: Map<string, BlobLocation & { manifestDigest: string }>;
+  /** Config digest -> manifests for exactly that image (the same image pushed before). */
+  images: Map<string, { manifestDigest: string; configSize: number; from: BlobLocation[] }>;
 }
 
 const LAYER_TYPES = new Set<string>([
@@ -50,7 +50,7 @@ const LAYER_TYPES = new Set<string>([
 const CONFIG_LIMIT = 16 * 1024 * 1024;
 
 interface ManifestJson {
-  config?: { digest?: string };
+  config?: { digest?: string; size?: number };
   layers?: { mediaType: string; digest: string; size: number; urls?: string[] }[];
   manifests?: { digest: string; mediaType?: string; platform?: Platform }[];
 }
@@ -133,7 +133,12 @@ async function readSource(s: LayerSource, o: FindOptions) {
   const config = JSON.parse(
     (await readAll(await client.getBlob(s.repository, configDigest), CONFIG_LIMIT)).toString('utf8'),
   ) as { rootfs?: { diff_ids?: string[] } };
-  return { layers: layersByDiffId(body, config), configDigest, manifestDigest: m.digest };
+  return {
+    layers: layersByDiffId(body, config),
+    configDigest,
+    configSize: body.config?.size ?? 0,
+    manifestDigest: m.digest,
+  };
 }
 
 /**
@@ -164,7 +169,14 @@ export async function findKnownLayers(
     if (!r) return;
     const s = sources[i]!;
     const at: BlobLocation = { registry: s.registry, repository: s.repository };
-    known.images.set(r.configDigest, { ...at, manifestDigest: r.manifestDigest });
+    const image = known.images.get(r.configDigest);
+    if (image) image.from.push(at);
+    else
+      known.images.set(r.configDigest, {
+        manifestDigest: r.manifestDigest,
+        configSize: r.configSize,
+        from: [at],
+      });
     for (const [diffId, layer] of r.layers) {
       if (!wanted.has(diffId)) continue;
       const have = known.layers.get(diffId);

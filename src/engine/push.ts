@@ -78,14 +78,23 @@ async function placedForExport(
   clients: (registry: string) => RegistryClient,
   ledger: ReuseLedger,
   log: Logger,
+  imageId: string,
 ): Promise<KnownBlobs> {
   const layers = [...known.layers.values()];
-  const placed = await placeBlobs(
-    layers.map((l) => ({ ...l, layer: true })),
-    relayTargets,
-    { clients, ledger, log },
-  );
-  const out: KnownBlobs = { layers: new Map(), configs: new Set() };
+  const blobs = layers.map((l) => ({ ...l, layer: true }));
+  // The very image was pushed before (a tag pushed again): its config need not be sent either.
+  const image = known.images.get(imageId);
+  if (image)
+    blobs.push({
+      diffId: '',
+      digest: imageId,
+      size: image.configSize,
+      mediaType: '',
+      from: image.from,
+      layer: false,
+    });
+  const placed = await placeBlobs(blobs, relayTargets, { clients, ledger, log });
+  const out: KnownBlobs = { layers: new Map(), configs: new Set(placed.has(imageId) ? [imageId] : []) };
   for (const l of layers)
     if (placed.has(l.digest)) {
       const blob = { mediaType: l.mediaType, digest: l.digest, size: l.size };
@@ -135,7 +144,7 @@ async function publishByCheapestPath(
   if (!opts.base) {
     // No base to ask about: fresh layers, today's export, the registries asked while it starts.
     const known = gatherFacts(docker, image, clients, opts).then((f) =>
-      placedForExport(f.known, relayTargets, clients, ledger, opts.log),
+      placedForExport(f.known, relayTargets, clients, ledger, opts.log, f.local.id),
     );
     say('export', 'no base image to reuse layers from');
     return exportImage(docker, image, targets, relayTargets, opts, report, ledger, known);
@@ -158,10 +167,11 @@ async function publishByCheapestPath(
     tagsFinal: opts.tagsFinal,
     dockerReady: opts.dockerReady ?? Promise.resolve(),
   };
-  if (choice.path === 'registry copy') return registryCopy(known.images.get(local.id)!, targets, o, report);
+  if (choice.path === 'registry copy')
+    return registryCopy(known.images.get(local.id)!, targets, { ...o, known }, report);
   if (choice.path === 'daemon push' && (await daemonPush(docker, local, targets, known, o, report))) return;
   if (choice.path === 'daemon push') say('export', 'the daemon did not push the known layers by digest');
-  const placed = placedForExport(known, relayTargets, clients, ledger, opts.log);
+  const placed = placedForExport(known, relayTargets, clients, ledger, opts.log, local.id);
   return exportImage(docker, image, targets, relayTargets, opts, report, ledger, placed);
 }
 

@@ -131,7 +131,8 @@ export async function placeBlobs(
 }
 
 const MiB = 1024 * 1024;
-const size = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`);
+const size = (n: number) =>
+  n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : n >= 1024 ? `${Math.round(n / 1024)} KiB` : `${n} B`;
 
 /** One line per registry: `reg: 2 layers (24.1 MiB) mounted, 1 (1.0 MiB) uploaded`. */
 export function describeReuse(r: ReuseReport): string[] {
