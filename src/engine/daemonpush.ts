@@ -9,8 +9,9 @@ import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
+import { parseImageName } from '../registry/reference.js';
 import { blobsOf, mapLimit } from './copy.js';
-import type { BlobLocation, KnownImage } from './known.js';
+import type { BlobLocation, KnownImage, KnownLayer } from './known.js';
 import type { LocalImage } from './paths.js';
 import type { Report, Target } from './push.js';
 import { placeBlobs, type KnownBlob, type ReuseLedger } from './reuse.js';
@@ -105,43 +106,111 @@ export function recompressed(manifest: Manifest, image: LocalImage, known: Known
   });
 }
 
+/** Where the daemon's record of the base points: the repositories it pulled it from or pushed it to. */
+export function daemonRecords(base: LocalImage): BlobLocation[] {
+  return base.repoDigests.flatMap((r) => {
+    try {
+      const n = parseImageName(r);
+      return [{ registry: n.registry, repository: n.repository }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** True when `docker push` can find the base's layers by digest: a recorded base under the image. */
+export function daemonCanPush(image: LocalImage, base: LocalImage | undefined): base is LocalImage {
+  return (
+    !!base &&
+    base.repoDigests.length > 0 &&
+    base.diffIds.length > 0 &&
+    base.diffIds.every((d, i) => image.diffIds[i] === d)
+  );
+}
+
+export interface PushTag {
+  target: Target;
+  ref: string;
+  /** The image got this local tag from us (docker push needs one). */
+  tagged: boolean;
+}
+
 /**
- * Known layers go to every target first (the daemon then finds them by digest), then the
- * daemon pushes one tag, and the rest is copied from there. Returns false, having pushed at
- * most that one tag, when the daemon compressed known layers again: the caller exports.
+ * The tag docker pushes: the first target on a registry the daemon has the base from (it
+ * mounts there, nothing crosses), else the first target; tagged locally at once, beside the
+ * registry reads.
+ */
+export async function prepareTag(
+  docker: Docker,
+  image: LocalImage,
+  base: LocalImage,
+  targets: Target[],
+  tagsFinal: Promise<void>,
+): Promise<PushTag | undefined> {
+  await tagsFinal;
+  const records = new Set(daemonRecords(base).map((r) => r.registry));
+  const withTags = targets.filter((t) => t.tags.length);
+  const target = withTags.find((t) => records.has(t.registry)) ?? withTags[0];
+  if (!target) return undefined;
+  const ref = `${target.name}:${target.tags[0]}`;
+  const tagged = !image.repoTags.includes(ref);
+  if (tagged) await docker.run(['tag', image.id, ref]);
+  return { target, ref, tagged };
+}
+
+/** Removes a tag we added; the last name of an image is kept (untagging it would delete the image). */
+export async function untag(docker: Docker, image: LocalImage, tag: PushTag | undefined): Promise<void> {
+  if (tag?.tagged && image.repoTags.length)
+    await docker.run(['rmi', '--no-prune', tag.ref]).catch(() => undefined);
+}
+
+/**
+ * Known layers go to every target (the daemon's own record covers the first one: it mounts
+ * those itself), the daemon pushes one tag, and the rest is copied from there. Returns false,
+ * having pushed at most that one tag, when the daemon compressed known layers again: the
+ * caller exports.
  */
 export async function daemonPush(
   docker: Docker,
   image: LocalImage,
+  base: LocalImage,
   targets: Target[],
   known: KnownImage,
+  tag: Promise<PushTag | undefined>,
   o: NoExportOptions,
   report: Report,
 ): Promise<boolean> {
-  const places = targets.map((t) => ({ client: o.clients(t.registry), repo: t.repository }));
-  const knownBlobs = [...known.layers.values()].map((l) => ({ ...l, layer: true }));
-  const placed = await placeBlobs(knownBlobs, places, o);
-  await o.tagsFinal;
-  // The first target on a registry that holds the base: the daemon mounts, nothing crosses.
-  const holders = new Set([...known.layers.values()].flatMap((l) => l.from.map((f) => f.registry)));
-  const first =
-    targets.find((t) => t.tags.length && holders.has(t.registry)) ?? targets.find((t) => t.tags.length);
+  const first = await tag;
   if (!first) return true; // every tag held back: nothing to push
-  const ref = `${first.name}:${first.tags[0]}`;
+  const records = daemonRecords(base).filter((r) => r.registry === first.target.registry);
+  const covered = (l: KnownLayer) =>
+    l.from.some((f) => records.some((r) => r.registry === f.registry && r.repository === f.repository));
+  const layers = [...known.layers.values()];
+  const place = (list: KnownLayer[], ts: Target[]) =>
+    placeBlobs(
+      list.map((l) => ({ ...l, layer: true })),
+      ts.map((t) => ({ client: o.clients(t.registry), repo: t.repository })),
+      o,
+    );
+  const others = place(
+    layers,
+    targets.filter((t) => t !== first.target),
+  );
+  others.catch(() => undefined); // awaited below
+  await place(
+    layers.filter((l) => !covered(l)),
+    [first.target],
+  );
   await o.dockerReady;
-  const tagged = !image.repoTags.includes(ref);
-  if (tagged) await docker.run(['tag', image.id, ref]);
-  let pushed: string | undefined;
-  try {
-    const { stdout } = await docker.run(['push', ref]);
-    pushed = pushedDigest(stdout);
-  } finally {
-    // The tag was only a name for docker push. Untagging the last name of an image deletes
-    // it, so an image known by its id alone keeps the tag (as `docker tag` + `push` would).
-    if (tagged && image.repoTags.length) void docker.run(['rmi', '--no-prune', ref]).catch(() => undefined);
-  }
-  const client = o.clients(first.registry);
-  const manifest = await client.getManifest(first.repository, pushed ?? first.tags[0]!);
+  const output = await docker
+    .run(['push', first.ref])
+    .then((r) => r.stdout)
+    .finally(() => void untag(docker, image, first));
+  await others;
+  const at = { registry: first.target.registry, repository: first.target.repository };
+  const manifest = await o
+    .clients(at.registry)
+    .getManifest(at.repository, pushedDigest(output) ?? first.target.tags[0]!);
   const again = recompressed(manifest, image, known);
   if (again.length) {
     o.log.info(
@@ -149,8 +218,14 @@ export async function daemonPush(
     );
     return false;
   }
-  for (const b of blobsToPlace(manifest, first, known))
-    if (b.layer && !placed.has(b.digest)) o.ledger.note(first.registry, b.digest, b.size, 'uploaded');
-  await publishManifest(manifest, first, targets, { ...o, known, done: new Set([ref]) }, report);
+  const byDigest = new Map(layers.map((l) => [l.digest, l]));
+  for (const b of blobsToPlace(manifest, at, known)) {
+    if (!b.layer) continue;
+    const k = byDigest.get(b.digest);
+    if (!k) o.ledger.note(at.registry, b.digest, b.size, 'uploaded');
+    else if (covered(k))
+      o.ledger.note(at.registry, b.digest, b.size, /Mounted from/.test(output) ? 'mounted' : 'reused');
+  }
+  await publishManifest(manifest, at, targets, { ...o, known, done: new Set([first.ref]) }, report);
   return true;
 }

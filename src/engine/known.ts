@@ -113,7 +113,8 @@ export function layersByDiffId(
 
 export interface FindOptions {
   clients: (registry: string) => RegistryClient;
-  platform: Platform;
+  /** The local image's platform (a promise: the registries are asked while docker answers). */
+  platform: Platform | Promise<Platform>;
   log: Logger;
 }
 
@@ -123,7 +124,7 @@ async function readSource(s: LayerSource, o: FindOptions) {
   let m = await client.getManifest(s.repository, s.ref);
   let body = JSON.parse(m.body.toString('utf8')) as ManifestJson;
   if (isIndexMediaType(m.mediaType) || Array.isArray(body.manifests)) {
-    const digest = pickPlatform(body, o.platform);
+    const digest = pickPlatform(body, await o.platform);
     if (!digest) return undefined;
     m = await client.getManifest(s.repository, digest);
     body = JSON.parse(m.body.toString('utf8')) as ManifestJson;
@@ -147,10 +148,9 @@ async function readSource(s: LayerSource, o: FindOptions) {
  */
 export async function findKnownLayers(
   sources: LayerSource[],
-  diffIds: string[],
+  diffIds: string[] | Promise<string[]>,
   o: FindOptions,
 ): Promise<KnownImage> {
-  const wanted = new Set(diffIds);
   const known: KnownImage = { layers: new Map(), images: new Map() };
   const read = await Promise.all(
     sources.map((s) =>
@@ -165,6 +165,7 @@ export async function findKnownLayers(
       }),
     ),
   );
+  const wanted = new Set(await diffIds);
   read.forEach((r, i) => {
     if (!r) return;
     const s = sources[i]!;

@@ -4,7 +4,7 @@ import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
 import { mapLimit } from './copy.js';
-import { daemonPush, registryCopy } from './daemonpush.js';
+import { daemonCanPush, daemonPush, prepareTag, registryCopy, untag } from './daemonpush.js';
 import { findKnownLayers, type KnownImage, type LayerSource } from './known.js';
 import { choosePath, daemonKnownBytes, inspectImage, type LocalImage, type PublishPath } from './paths.js';
 import { PushRelay, type RelayTarget } from './relay.js';
@@ -149,9 +149,29 @@ async function publishByCheapestPath(
     say('export', 'no base image to reuse layers from');
     return exportImage(docker, image, targets, relayTargets, opts, report, ledger, known);
   }
-  const facts = await gatherFacts(docker, image, clients, opts).catch(() => undefined);
+  // docker and the registries are asked side by side: the image's layers, the base in the
+  // daemon, and every manifest that may hold some of them.
+  const inspected = Promise.all([
+    inspectImage(docker, image),
+    inspectImage(docker, opts.base).catch(() => undefined),
+  ]);
+  const local_ = inspected.then(([l]) => l).catch(() => undefined);
+  const knownP = findKnownLayers(
+    opts.sources ?? [],
+    local_.then((l) => l?.diffIds ?? []),
+    {
+      clients,
+      platform: local_.then((l) => l?.platform ?? { os: 'linux', architecture: 'amd64' }),
+      log: opts.log,
+    },
+  );
+  const facts = await inspected.catch(() => undefined);
   if (!facts) return exportImage(docker, image, targets, relayTargets, opts, report, ledger);
-  const { local, base, known } = facts;
+  const [local, base] = facts;
+  const canPush = daemonCanPush(local, base);
+  const tag = canPush ? prepareTag(docker, local, base, targets, opts.tagsFinal) : Promise.resolve(undefined);
+  tag.catch(() => undefined); // awaited on the daemon path
+  const known = await knownP;
   const choice = choosePath({
     layers: local.diffIds.length,
     knownLayers: known.layers.size,
@@ -167,10 +187,12 @@ async function publishByCheapestPath(
     tagsFinal: opts.tagsFinal,
     dockerReady: opts.dockerReady ?? Promise.resolve(),
   };
+  if (choice.path === 'daemon push' && canPush) {
+    if (await daemonPush(docker, local, base, targets, known, tag, o, report)) return;
+    say('export', 'the daemon did not push the known layers by digest');
+  } else await untag(docker, local, await tag.catch(() => undefined));
   if (choice.path === 'registry copy')
     return registryCopy(known.images.get(local.id)!, targets, { ...o, known }, report);
-  if (choice.path === 'daemon push' && (await daemonPush(docker, local, targets, known, o, report))) return;
-  if (choice.path === 'daemon push') say('export', 'the daemon did not push the known layers by digest');
   const placed = placedForExport(known, relayTargets, clients, ledger, opts.log, local.id);
   return exportImage(docker, image, targets, relayTargets, opts, report, ledger, placed);
 }
