@@ -52,23 +52,33 @@ export interface LocalPublishOptions {
   dockerReady?: Promise<void>;
 }
 
-/** What is known before anything is exported: the image, its base in the daemon, the registries. */
-async function gatherFacts(
+/**
+ * What is known before anything is exported, docker and the registries asked side by side: the
+ * image's layers, the base in the daemon, and (still coming) what every source manifest holds.
+ * Rejects when docker does not know the image.
+ */
+async function inspectAndAsk(
   docker: Docker,
   image: string,
   clients: (registry: string) => RegistryClient,
   opts: LocalPublishOptions,
-): Promise<{ local: LocalImage; base?: LocalImage; known: KnownImage }> {
-  const [local, base] = await Promise.all([
+): Promise<{ local: LocalImage; base?: LocalImage; known: Promise<KnownImage> }> {
+  const inspected = Promise.all([
     inspectImage(docker, image),
     opts.base ? inspectImage(docker, opts.base).catch(() => undefined) : undefined,
   ]);
-  const known = await findKnownLayers(opts.sources ?? [], local.diffIds, {
-    clients,
-    platform: local.platform,
-    log: opts.log,
-  });
-  return { local, base, known };
+  const local = inspected.then(([l]) => l).catch(() => undefined);
+  const known = findKnownLayers(
+    opts.sources ?? [],
+    local.then((l) => l?.diffIds ?? []),
+    {
+      clients,
+      platform: local.then((l) => l?.platform ?? { os: 'linux', architecture: 'amd64' }),
+      log: opts.log,
+    },
+  );
+  const [l, base] = await inspected;
+  return { local: l, base, known };
 }
 
 /** Known layers placed in every target, in the form the export path skips them by. */
@@ -143,35 +153,19 @@ async function publishByCheapestPath(
   };
   if (!opts.base) {
     // No base to ask about: fresh layers, today's export, the registries asked while it starts.
-    const known = gatherFacts(docker, image, clients, opts).then((f) =>
-      placedForExport(f.known, relayTargets, clients, ledger, opts.log, f.local.id),
+    const known = inspectAndAsk(docker, image, clients, opts).then(async (f) =>
+      placedForExport(await f.known, relayTargets, clients, ledger, opts.log, f.local.id),
     );
     say('export', 'no base image to reuse layers from');
     return exportImage(docker, image, targets, relayTargets, opts, report, ledger, known);
   }
-  // docker and the registries are asked side by side: the image's layers, the base in the
-  // daemon, and every manifest that may hold some of them.
-  const inspected = Promise.all([
-    inspectImage(docker, image),
-    inspectImage(docker, opts.base).catch(() => undefined),
-  ]);
-  const local_ = inspected.then(([l]) => l).catch(() => undefined);
-  const knownP = findKnownLayers(
-    opts.sources ?? [],
-    local_.then((l) => l?.diffIds ?? []),
-    {
-      clients,
-      platform: local_.then((l) => l?.platform ?? { os: 'linux', architecture: 'amd64' }),
-      log: opts.log,
-    },
-  );
-  const facts = await inspected.catch(() => undefined);
+  const facts = await inspectAndAsk(docker, image, clients, opts).catch(() => undefined);
   if (!facts) return exportImage(docker, image, targets, relayTargets, opts, report, ledger);
-  const [local, base] = facts;
+  const { local, base } = facts;
   const canPush = daemonCanPush(local, base);
   const tag = canPush ? prepareTag(docker, local, base, targets, opts.tagsFinal) : Promise.resolve(undefined);
   tag.catch(() => undefined); // awaited on the daemon path
-  const known = await knownP;
+  const known = await facts.known;
   const choice = choosePath({
     layers: local.diffIds.length,
     knownLayers: known.layers.size,
@@ -238,37 +232,46 @@ async function exportImage(
     for (const l of JSON.parse(manifest.body.toString('utf8')).layers as { digest: string; size: number }[])
       if (!reused?.has(l.digest))
         for (const t of relayTargets) ledger.note(t.client.registry, l.digest, l.size, 'uploaded');
-    const refs = targets.flatMap((t, i) =>
-      t.tags.map((tag) => ({
-        t,
-        tag,
-        client: relayTargets[i]!.client,
-        failure: failures.get(relayTargets[i]!),
-      })),
-    );
-    const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, client, failure }) => {
-      const ref = `${t.name}:${tag}`;
-      try {
-        if (failure) throw failure;
-        return {
-          ref,
-          digest: await client.putManifest(t.repository, tag, manifest.body, manifest.mediaType),
-        };
-      } catch (err) {
-        return { ref, error: messageOf(explainFailure('Push', ref, t.registry, err)) };
-      }
-    });
-    // Reported in the order of the plan, whatever order the PUTs finished in.
-    for (const o of outcomes) {
-      if (o.digest === undefined) report.failed.push({ ref: o.ref, error: o.error! });
-      else {
-        report.digests[o.ref] = o.digest;
-        report.digest = o.digest;
-        opts.log.info(`Pushed ${o.ref} ${o.digest}`);
-      }
-    }
+    await putEveryTag(manifest, targets, relayTargets, failures, opts.log, report);
   } finally {
     await relay.close();
+  }
+}
+
+/** The manifest under every tag of every target whose blobs all arrived; results in plan order. */
+async function putEveryTag(
+  manifest: Manifest,
+  targets: Target[],
+  relayTargets: RelayTarget[],
+  failures: Map<RelayTarget, unknown>,
+  log: Logger,
+  report: Report,
+): Promise<void> {
+  const refs = targets.flatMap((t, i) =>
+    t.tags.map((tag) => ({
+      t,
+      tag,
+      client: relayTargets[i]!.client,
+      failure: failures.get(relayTargets[i]!),
+    })),
+  );
+  const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, client, failure }) => {
+    const ref = `${t.name}:${tag}`;
+    try {
+      if (failure) throw failure;
+      return { ref, digest: await client.putManifest(t.repository, tag, manifest.body, manifest.mediaType) };
+    } catch (err) {
+      return { ref, error: messageOf(explainFailure('Push', ref, t.registry, err)) };
+    }
+  });
+  // Reported in the order of the plan, whatever order the PUTs finished in.
+  for (const o of outcomes) {
+    if (o.digest === undefined) report.failed.push({ ref: o.ref, error: o.error! });
+    else {
+      report.digests[o.ref] = o.digest;
+      report.digest = o.digest;
+      log.info(`Pushed ${o.ref} ${o.digest}`);
+    }
   }
 }
 
