@@ -179,6 +179,61 @@ describe('an app FROM a base a registry holds', () => {
     expect(r.summary).toContain('| registry | reused | mounted | copied | uploaded |');
   }, 120_000);
 
+  it('a base the daemon has no record of (mirrored by skopeo): exported, the base layers mounted, not sent', async () => {
+    expect(imageid).toMatch(/^sha256:/);
+    const dir = tempDir('publish-image-mirror');
+    const auth = path.join(dir, 'auth.json');
+    const b64 = (u: string, p: string) => Buffer.from(`${u}:${p}`).toString('base64');
+    writeFileSync(
+      auth,
+      JSON.stringify({
+        auths: {
+          [p1.host]: { auth: b64(bed.reg1User, bed.reg1Pass) },
+          [p2.host]: { auth: b64(bed.reg2User, bed.reg2Pass) },
+        },
+      }),
+    );
+    const mirror = `${p2.host}/${uniqueRepo('mirror')}:1`;
+    await promisify(execFile)('skopeo', [
+      'copy',
+      '-q',
+      '--authfile',
+      auth,
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${base}`,
+      `docker://${mirror}`,
+    ]);
+    const repo3 = uniqueRepo('reuse');
+    const before = p2.requests.length;
+    const r = await runAction({
+      event: events.pr(9, false),
+      secrets,
+      inputs: {
+        images: `${p2.host}/${repo3}`,
+        'registry-auth': registryAuthOf(bed, p1.host, p2.host),
+        source: imageid,
+        base: mirror,
+        'latest-forward-only': 'false',
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(r.log).toContain('Publishing by export');
+    const m = (await probe2.manifest(repo3, 'pr-9'))!;
+    expect(m.body.layers.slice(0, 2).map((l: { digest: string }) => l.digest)).toEqual(
+      baseLayers.map((l) => l.digest),
+    );
+    const sent = uploaded(p2, before);
+    expect(sent).toBeLessThan(APP_BYTES * 1.2 + 64 * 1024);
+    const meta = JSON.parse(r.outputs.metadata!) as {
+      path: string;
+      reuse: Record<string, Record<string, { layers: number }>>;
+    };
+    expect(meta.path).toBe('export');
+    expect(meta.reuse[p2.host]!.mounted!.layers).toBe(2);
+    expect(meta.reuse[p2.host]!.uploaded!.layers).toBe(1);
+  }, 120_000);
+
   it('reports a base it cannot read in one line and still pushes, by uploading', async () => {
     expect(imageid).toMatch(/^sha256:/);
     const repo2 = uniqueRepo('reuse');

@@ -182,7 +182,13 @@ async function publishByCheapestPath(
     dockerReady: opts.dockerReady ?? Promise.resolve(),
   };
   if (choice.path === 'daemon push' && canPush) {
-    if (await daemonPush(docker, local, base, targets, known, tag, o, report)) return;
+    const pushed = await daemonPush(docker, local, base, targets, known, tag, o, report).catch(
+      (err: unknown) => {
+        opts.log.info(`docker push failed (${messageOf(err).split('\n')[0]})`);
+        return false;
+      },
+    );
+    if (pushed) return;
     say('export', 'the daemon did not push the known layers by digest');
   } else await untag(docker, local, await tag.catch(() => undefined));
   if (choice.path === 'registry copy')
