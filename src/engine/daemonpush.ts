@@ -131,37 +131,28 @@ export function daemonCanPush(image: LocalImage, base: LocalImage | undefined): 
 export interface PushTag {
   target: Target;
   ref: string;
-  /** The image got this local tag from us (docker push needs one). */
-  tagged: boolean;
 }
 
 /**
- * The tag docker pushes: the first target on a registry the daemon has the base from (it
- * mounts there, nothing crosses), else the first target; tagged locally at once, beside the
- * registry reads.
+ * The tag docker pushes: the first target on the base's registry (the daemon mounts there,
+ * nothing crosses), else the first target. Tagged locally at once, while docker is inspected
+ * and the registries read: docker push needs a local name, and the image keeps it, as after a
+ * `docker tag` + `docker push` (untagging an image's last name would delete the image).
  */
 export async function prepareTag(
   docker: Docker,
-  image: LocalImage,
-  base: LocalImage,
+  imageId: string,
+  baseRegistry: string,
   targets: Target[],
   tagsFinal: Promise<void>,
 ): Promise<PushTag | undefined> {
   await tagsFinal;
-  const records = new Set(daemonRecords(base).map((r) => r.registry));
   const withTags = targets.filter((t) => t.tags.length);
-  const target = withTags.find((t) => records.has(t.registry)) ?? withTags[0];
+  const target = withTags.find((t) => t.registry === baseRegistry) ?? withTags[0];
   if (!target) return undefined;
   const ref = `${target.name}:${target.tags[0]}`;
-  const tagged = !image.repoTags.includes(ref);
-  if (tagged) await docker.run(['tag', image.id, ref]);
-  return { target, ref, tagged };
-}
-
-/** Removes a tag we added; the last name of an image is kept (untagging it would delete the image). */
-export async function untag(docker: Docker, image: LocalImage, tag: PushTag | undefined): Promise<void> {
-  if (tag?.tagged && image.repoTags.length)
-    await docker.run(['rmi', '--no-prune', tag.ref]).catch(() => undefined);
+  await docker.run(['tag', imageId, ref]);
+  return { target, ref };
 }
 
 /**
@@ -202,10 +193,7 @@ export async function daemonPush(
     [first.target],
   );
   await o.dockerReady;
-  const output = await docker
-    .run(['push', first.ref])
-    .then((r) => r.stdout)
-    .finally(() => void untag(docker, image, first));
+  const output = (await docker.run(['push', first.ref])).stdout;
   await others;
   const at = { registry: first.target.registry, repository: first.target.repository };
   const manifest = await o

@@ -4,7 +4,8 @@ import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
 import { mapLimit } from './copy.js';
-import { daemonCanPush, daemonPush, prepareTag, registryCopy, untag } from './daemonpush.js';
+import { daemonCanPush, daemonPush, prepareTag, registryCopy } from './daemonpush.js';
+import { parseImageName } from '../registry/reference.js';
 import { findKnownLayers, type KnownImage, type LayerSource } from './known.js';
 import { choosePath, daemonKnownBytes, inspectImage, type LocalImage, type PublishPath } from './paths.js';
 import { PushRelay, type RelayTarget } from './relay.js';
@@ -159,12 +160,14 @@ async function publishByCheapestPath(
     say('export', 'no base image to reuse layers from');
     return exportImage(docker, image, targets, relayTargets, opts, report, ledger, known);
   }
-  const facts = await inspectAndAsk(docker, image, clients, opts).catch(() => undefined);
+  const asked = inspectAndAsk(docker, image, clients, opts);
+  // The name docker push needs, given while docker is inspected: the daemon path is likely.
+  const tag = prepareTag(docker, image, parseImageName(opts.base).registry, targets, opts.tagsFinal);
+  tag.catch(() => undefined); // awaited on the daemon path
+  const facts = await asked.catch(() => undefined);
   if (!facts) return exportImage(docker, image, targets, relayTargets, opts, report, ledger);
   const { local, base } = facts;
   const canPush = daemonCanPush(local, base);
-  const tag = canPush ? prepareTag(docker, local, base, targets, opts.tagsFinal) : Promise.resolve(undefined);
-  tag.catch(() => undefined); // awaited on the daemon path
   const known = await facts.known;
   const choice = choosePath({
     layers: local.diffIds.length,
@@ -190,7 +193,7 @@ async function publishByCheapestPath(
     );
     if (pushed) return;
     say('export', 'the daemon did not push the known layers by digest');
-  } else await untag(docker, local, await tag.catch(() => undefined));
+  }
   if (choice.path === 'registry copy')
     return registryCopy(known.images.get(local.id)!, targets, { ...o, known }, report);
   const placed = placedForExport(known, relayTargets, clients, ledger, opts.log, local.id);
