@@ -52,15 +52,18 @@ export async function publishManifest(
   report: Report,
 ): Promise<void> {
   const places = targets.map((t) => ({ client: o.clients(t.registry), repo: t.repository }));
-  const blobs = blobsToPlace(manifest, at, o.known);
-  const placed = await placeBlobs(blobs, places, o);
-  const missing = blobs.filter((b) => !placed.has(b.digest)).map((b) => b.digest);
+  const missing = new Map<string, string[]>();
+  const missed = (where: string, digest: string) =>
+    missing.set(where, [...(missing.get(where) ?? []), digest]);
+  await placeBlobs(blobsToPlace(manifest, at, o.known), places, { ...o, missed });
   await o.tagsFinal;
   const refs = targets.flatMap((t) => t.tags.map((tag) => ({ t, tag, ref: `${t.name}:${tag}` })));
   const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, ref }) => {
     if (o.done?.has(ref)) return { ref, digest: manifest.digest };
     try {
-      if (missing.length) throw new Error(`blobs ${missing.join(', ')} could not be copied`);
+      const lacks = missing.get(`${t.registry}/${t.repository}`);
+      if (lacks)
+        throw new Error(`blobs ${lacks.join(', ')} could not be copied to ${t.registry}/${t.repository}`);
       const digest = await o
         .clients(t.registry)
         .putManifest(t.repository, tag, manifest.body, manifest.mediaType);

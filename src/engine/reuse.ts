@@ -87,6 +87,8 @@ export interface PlaceOptions {
   log: Logger;
   /** Blob requests in flight at once (default 8: most are HEADs and mounts). */
   concurrency?: number;
+  /** Told of every blob a target could not get (`registry/repo`, digest). */
+  missed?: (where: string, digest: string) => void;
 }
 
 /** Makes one blob exist in one target; throws when it cannot. */
@@ -122,6 +124,7 @@ export async function placeBlobs(
       o.log.debug(`${t.client.registry}/${t.repo}: ${b.digest} ${outcome}`);
     } catch (err) {
       missed.add(b.digest);
+      o.missed?.(`${t.client.registry}/${t.repo}`, b.digest);
       o.log.info(
         `${t.client.registry}/${t.repo}: could not reuse ${b.digest} (${messageOf(err)}); sending it`,
       );

@@ -81,6 +81,17 @@ export class MemoryRegistry {
     return m;
   }
 
+  /** Digests whose uploads fail here. */
+  readonly refuseUploads = new Set<string>();
+
+  async putManifest(repo: string, ref: string, body: Buffer, mediaType: string): Promise<string> {
+    this.calls.push(`PUT manifest ${repo}:${ref}`);
+    const m = { body, mediaType, digest: digestOf(body) };
+    this.manifests.set(`${repo}:${ref}`, m);
+    this.manifests.set(`${repo}:${m.digest}`, m);
+    return m.digest;
+  }
+
   async getBlob(repo: string, digest: string): Promise<Readable> {
     this.calls.push(`GET blob ${repo}@${digest}`);
     const b = this.blobs.get(repo)?.get(digest);
@@ -104,6 +115,7 @@ export class MemoryRegistry {
 
   async uploadBlob(repo: string, digest: string, size: number, open: () => Readable | Promise<Readable>) {
     this.calls.push(`UPLOAD ${repo}@${digest}`);
+    if (this.refuseUploads.has(digest)) throw new Error('upload refused');
     const parts: Buffer[] = [];
     for await (const c of await open()) parts.push(c as Buffer);
     const b = Buffer.concat(parts);

@@ -1,5 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { pushedDigest, recompressed } from '../../../src/engine/daemonpush.js';
+import { pushedDigest, recompressed, registryCopy } from '../../../src/engine/daemonpush.js';
+import { newReport } from '../../../src/engine/push.js';
+import { ReuseLedger } from '../../../src/engine/reuse.js';
+import { silentLogger } from '../../../src/log.js';
+import { digestOf, MemoryRegistry } from './fakeregistry.js';
 import type { KnownImage, KnownLayer } from '../../../src/engine/known.js';
 import { choosePath, daemonKnownBytes, type LocalImage } from '../../../src/engine/paths.js';
 
@@ -148,5 +152,53 @@ describe('after docker push', () => {
     },
   ])('recompressed: $name', ({ pushed, want }) => {
     expect(recompressed(manifest(pushed), image(['a', 'b', 'c'], 3), knownOf(['a', 'b']))).toEqual(want);
+  });
+});
+
+describe('registryCopy: an image a registry already holds, copied to every target', () => {
+  it('copies blobs as they are and PUTs every tag; a target that lacks a blob fails alone', async () => {
+    const r1 = new MemoryRegistry('r1');
+    const r2 = new MemoryRegistry('r2');
+    const r3 = new MemoryRegistry('r3');
+    const regs: Record<string, MemoryRegistry> = { r1, r2, r3 };
+    const { manifest, configDigest } = r1.putImage(
+      'acme/api',
+      'main',
+      [Buffer.from('L1'), Buffer.from('L2')],
+      ['sha256:d1', 'sha256:d2'],
+    );
+    r3.refuseUploads.add(digestOf('L2'));
+    const targets = [
+      { name: 'r1/acme/api', registry: 'r1', repository: 'acme/api', tags: ['pr-1', 'sha-1'] },
+      { name: 'r2/acme/api', registry: 'r2', repository: 'acme/api', tags: ['pr-1'] },
+      { name: 'r3/acme/api', registry: 'r3', repository: 'acme/api', tags: ['pr-1'] },
+    ];
+    const report = newReport();
+    const ledger = new ReuseLedger();
+    await registryCopy(
+      { manifestDigest: manifest.digest, from: [{ registry: 'r1', repository: 'acme/api' }] },
+      targets,
+      {
+        clients: (r) => regs[r]!.client(),
+        log: silentLogger,
+        ledger,
+        tagsFinal: Promise.resolve(),
+        dockerReady: Promise.resolve(),
+        known: { layers: new Map(), images: new Map() },
+      },
+      report,
+    );
+    expect(Object.keys(report.digests)).toEqual([
+      'r1/acme/api:pr-1',
+      'r1/acme/api:sha-1',
+      'r2/acme/api:pr-1',
+    ]);
+    expect(new Set(Object.values(report.digests))).toEqual(new Set([manifest.digest]));
+    expect(report.failed).toEqual([
+      { ref: 'r3/acme/api:pr-1', error: expect.stringContaining(digestOf('L2')) },
+    ]);
+    expect(r2.blobs.get('acme/api')!.has(configDigest)).toBe(true);
+    expect(ledger.report().r2!.copied).toEqual({ layers: 2, bytes: 4 });
+    expect(ledger.report().r1!.reused).toEqual({ layers: 2, bytes: 4 });
   });
 });
