@@ -111,18 +111,26 @@ export async function publish(): Promise<void> {
     const docker = new Docker(logger, configDir);
     const userCreds = dockerConfigCredentials(userConfig);
     const clientCache = new Map<string, RegistryClient>();
-    const clients = (registry: string) => {
-      let c = clientCache.get(registry);
+    const clientFor = (registry: string, p: RetryPolicy, timeoutMs?: number) => {
+      const key = `${registry} ${p === policy ? '' : 'lookup'}`;
+      let c = clientCache.get(key);
       if (!c) {
         const l = loginFor(registry);
         const credentials: CredentialLookup = l
           ? staticCredentials({ [registry]: { username: l.username, password: l.password } })
           : userCreds;
-        c = new RegistryClient({ registry, credentials, policy, log: logger });
-        clientCache.set(registry, c);
+        c = new RegistryClient({ registry, credentials, policy: p, log: logger, timeoutMs });
+        clientCache.set(key, c);
       }
       return c;
     };
+    const clients = (registry: string) => clientFor(registry, policy);
+    // Reading a base on a registry nothing is pushed to is best effort: a short leash, so an
+    // unreachable one costs seconds, not the push's retry budget.
+    const lookupClients = (registry: string) =>
+      targets.some((t) => t.registry === registry)
+        ? clients(registry)
+        : clientFor(registry, LOOKUP_RETRY, 10_000);
 
     const platforms = inputs.platforms;
     const multi = platforms.length > 1 || byDigest;
@@ -210,6 +218,7 @@ export async function publish(): Promise<void> {
         tagsFinal,
         tmpDir: tmp,
         sources: reuseSources(targets, defaultBranch, base),
+        lookupClients,
         base,
         dockerReady: loggedIn,
       };
@@ -225,6 +234,8 @@ export async function publish(): Promise<void> {
     });
   }
 }
+
+const LOOKUP_RETRY: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000, totalMs: 5000 };
 
 /** The last FROM of the Dockerfile that was built, when it can be read; '' otherwise. */
 function baseOfDockerfile(inputs: Inputs): string {

@@ -234,6 +234,30 @@ describe('an app FROM a base a registry holds', () => {
     expect(meta.reuse[p2.host]!.uploaded!.layers).toBe(1);
   }, 120_000);
 
+  it('a base on a registry that does not answer costs seconds, not the retry budget', async () => {
+    // Nothing listens on the last port of this test bed's range.
+    const nowhere = `127.0.0.1:${process.env.REUSE_DEAD_PORT ?? '5169'}/acme/base:1`;
+    const repo4 = uniqueRepo('reuse');
+    const started = Date.now();
+    const r = await runAction({
+      event: events.pr(10, false),
+      secrets,
+      inputs: {
+        images: `${p1.host}/${repo4}`,
+        'registry-auth': registryAuthOf(bed, p1.host, p2.host),
+        source: imageid,
+        base: nowhere,
+        'latest-forward-only': 'false',
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(
+      r.log.split('\n').filter((l) => l.includes(`Base image ${nowhere} could not be read`)),
+    ).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await probe1.tags(repo4)).toEqual(['pr-10', `sha-${SHA.slice(0, 7)}`]);
+  }, 60_000);
+
   it('reports a base it cannot read in one line and still pushes, by uploading', async () => {
     expect(imageid).toMatch(/^sha256:/);
     const repo2 = uniqueRepo('reuse');

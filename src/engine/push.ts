@@ -49,6 +49,8 @@ export interface LocalPublishOptions {
   sources?: LayerSource[];
   /** The base image's reference: the daemon may know its layers' blobs (`docker push` path). */
   base?: string;
+  /** Clients to read the sources with (a shorter retry budget off the targets' registries). */
+  lookupClients?: (registry: string) => RegistryClient;
   /** Resolves once docker is logged in (the `docker push` path needs it). */
   dockerReady?: Promise<void>;
 }
@@ -73,7 +75,7 @@ async function inspectAndAsk(
     opts.sources ?? [],
     local.then((l) => l?.diffIds ?? []),
     {
-      clients,
+      clients: opts.lookupClients ?? clients,
       platform: local.then((l) => l?.platform ?? { os: 'linux', architecture: 'amd64' }),
       log: opts.log,
     },
