@@ -8,6 +8,10 @@ set -euo pipefail
 ENV_DIR=${PUBLISH_IMAGE_ENV:-/tmp/publish-image-env}
 REG1_PORT=${REG1_PORT:-5101}
 REG2_PORT=${REG2_PORT:-5102}
+# reg1 lets clients delete manifests, reg2 refuses (405) as many self-hosted registries do,
+# so both paths of the pull request cleanup are tested.
+REG1_DELETE=${REG1_DELETE:-true}
+REG2_DELETE=${REG2_DELETE:-false}
 
 need_packages() {
   local missing=()
@@ -16,7 +20,7 @@ need_packages() {
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   command -v busybox >/dev/null || missing+=(busybox-static)
   command -v curl >/dev/null || missing+=(curl)
-  command -v skopeo >/dev/null || missing+=(skopeo)
+  command -v skopeo >/dev/null || missing+=(skopeo) # e2e reads pushed images with it
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -32,8 +36,8 @@ wait_for() { # wait_for <what> <command...>
   return 1
 }
 
-start_registry() { # start_registry <name> <port> <user>
-  local name=$1 port=$2 user=$3 dir="$ENV_DIR/$1" pass
+start_registry() { # start_registry <name> <port> <user> <delete: true|false>
+  local name=$1 port=$2 user=$3 delete=${4:-true} dir="$ENV_DIR/$1" pass
   mkdir -p "$dir/data"
   pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   # htpasswd reads the password on stdin (-i) so it never shows in argv.
@@ -43,7 +47,7 @@ version: 0.1
 log: { level: warn, accesslog: { disabled: true } }
 storage:
   filesystem: { rootdirectory: $dir/data }
-  delete: { enabled: true }
+  delete: { enabled: $delete }
 http: { addr: 127.0.0.1:$port }
 auth:
   htpasswd: { realm: $name, path: $dir/htpasswd }
@@ -56,6 +60,7 @@ YML
     echo "export ${upper}=127.0.0.1:$port"
     echo "export ${upper}_USER=$user"
     echo "export ${upper}_PASS=$pass"
+    echo "export ${upper}_DELETE=$delete"
   } >>"$ENV_DIR/env"
 }
 
@@ -71,8 +76,8 @@ up() {
   echo "export DOCKER_HOST=unix://$sock" >>"$ENV_DIR/env"
   export DOCKER_HOST="unix://$sock"
   wait_for dockerd docker version
-  start_registry reg1 "$REG1_PORT" alice
-  start_registry reg2 "$REG2_PORT" bob
+  start_registry reg1 "$REG1_PORT" alice "$REG1_DELETE"
+  start_registry reg2 "$REG2_PORT" bob "$REG2_DELETE"
   # A tiny local base image so Dockerfiles with RUN build without any network.
   if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then
     local root="$ENV_DIR/busybox-root"

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { InputError, messageOf } from './errors.js';
 import { parseImageName } from './registry/reference.js';
 import type { MetaInputs } from './meta/index.js';
+import { parseProvenance, type ProvenanceOptions } from './provenance/predicate.js';
 
 export interface RegistryLogin {
   registry: string;
@@ -38,6 +39,19 @@ export interface Inputs extends MetaInputs {
   latestForwardOnly: boolean;
   retryAttempts: number;
   retryTimeoutSeconds: number;
+  /** SLSA provenance to attach (BuildKit's `provenance` values); undefined when off. */
+  provenance?: ProvenanceOptions;
+  /** Remove a closed pull request's preview tags (pull request life cycle, issue 12). */
+  cleanup: boolean;
+  prComment: boolean;
+  allowUntrustedBuild: boolean;
+  /** For the GitHub API; masked. */
+  githubToken: string;
+}
+
+/** What the event means for the inputs: a closing pull request builds nothing. */
+export interface InputsContext {
+  closing?: boolean;
 }
 
 /** A list input: one item a line or comma-separated, blank and `#` lines dropped. */
@@ -159,7 +173,7 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
  * Reads and validates every input, masking tokens as they are read. `noSecrets` is set on
  * events where GitHub withholds secrets (fork pull requests), where empty tokens are expected.
  */
-export function getInputs(noSecrets = false): Inputs {
+export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
   const push = (runner.getInput('push').trim() || 'auto').toLowerCase();
   if (push !== 'true' && push !== 'false' && push !== 'auto')
     throw new InputError('push', runner.getInput('push'), 'must be true, false or auto');
@@ -193,7 +207,7 @@ export function getInputs(noSecrets = false): Inputs {
   const context = runner.getInput('context').trim() || '.';
   const fileInput = runner.getInput('file').trim();
   const file = fileInput || path.join(context, 'Dockerfile');
-  const builds = !dryRun && !source && mergeDigests.length === 0;
+  const builds = !dryRun && !source && mergeDigests.length === 0 && !when.closing;
   if (builds) {
     if (!existsSync(context) || !statSync(context).isDirectory())
       throw new InputError('context', context, 'is not a directory in the workspace');
@@ -205,6 +219,16 @@ export function getInputs(noSecrets = false): Inputs {
   for (const a of buildArgs)
     if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
       throw new InputError('build-args', a, 'each line must be NAME=value');
+
+  const provenanceInput = runner.getInput('provenance');
+  let provenance: ProvenanceOptions | undefined;
+  try {
+    provenance = parseProvenance(provenanceInput);
+  } catch (err) {
+    throw new InputError('provenance', provenanceInput, (err as Error).message);
+  }
+  const githubToken = runner.getInput('github-token');
+  if (githubToken) runner.setSecret(githubToken);
 
   const sep = (name: string) => {
     const v = runner.getInput(name, { trimWhitespace: false });
@@ -239,5 +263,10 @@ export function getInputs(noSecrets = false): Inputs {
     latestForwardOnly: bool('latest-forward-only', true),
     retryAttempts: positiveInt('retry-attempts', 5),
     retryTimeoutSeconds: positiveInt('retry-timeout', 90),
+    provenance,
+    cleanup: bool('cleanup', true),
+    prComment: bool('pr-comment', false),
+    allowUntrustedBuild: bool('allow-untrusted-build', false),
+    githubToken,
   };
 }

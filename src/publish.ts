@@ -22,6 +22,9 @@ import { parseImageName } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
 import * as runner from './runner.js';
 import { renderSummary, type SummaryData } from './summary.js';
+import { ProvenanceRecorder } from './provenance/recorder.js';
+import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
+import { closePreview, closingPullRequest, commentPublished, guardBuild } from './preview/hooks.js';
 
 const logger: Logger = {
   debug: (m) => runner.debug(m),
@@ -52,8 +55,10 @@ export async function publish(): Promise<void> {
   const payload = readPayload(env);
   const ctx = contextFromEnv(env, payload);
   const noSecrets = noSecretsReason(ctx.eventName, payload, env.GITHUB_ACTOR);
-  const inputs = getInputs(noSecrets !== undefined);
-  const meta = computeMeta(inputs, ctx, metaOptionsFromEnv(env));
+  const closing = closingPullRequest(ctx.eventName, payload);
+  const inputs = getInputs(noSecrets !== undefined, { closing: closing !== undefined });
+  const metaOptions = metaOptionsFromEnv(env);
+  const meta = computeMeta(inputs, ctx, metaOptions);
   for (const w of meta.warnings) runner.warning(w);
   // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
   // for owners with capitals), but say so: the pushed name differs from the one written.
@@ -62,6 +67,18 @@ export async function publish(): Promise<void> {
       `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
     );
   const targets = targetsOf(meta);
+  // A closed pull request builds nothing: its preview is removed instead.
+  if (closing)
+    return closePreview({
+      inputs,
+      targets,
+      ctx,
+      metaOptions,
+      pr: closing,
+      env,
+      userConfigDir: userDockerConfigDir(),
+    });
+  await guardBuild(inputs, ctx.eventName, payload);
   const byDigest = inputs.pushByDigest;
   const loginFor = (registry: string) => inputs.logins.find((l) => l.registry === registry);
 
@@ -98,6 +115,11 @@ export async function publish(): Promise<void> {
       for (const p of plan) runner.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
       for (const [k, v] of Object.entries(meta.labels)) runner.info(`  label ${k}=${v}`);
       for (const a of meta.annotations) runner.info(`  annotation ${a}`);
+      const p = inputs.provenance;
+      if (p)
+        runner.info(
+          `  would attach SLSA ${p.version} provenance (mode=${p.mode}); the tags would name an index`,
+        );
       return;
     }
     const policy = retryPolicy(inputs);
@@ -159,6 +181,8 @@ export async function publish(): Promise<void> {
     });
     tagsFinal.catch(() => undefined);
 
+    const recorder = inputs.provenance ? new ProvenanceRecorder(docker, inputs, meta.labels, env) : undefined;
+    await recorder?.started();
     const images: { platform: string; id: string }[] = [];
     if (inputs.mergeDigests.length === 0) {
       if (inputs.source) images.push({ platform: platforms[0] ?? '', id: imageId });
@@ -181,6 +205,7 @@ export async function publish(): Promise<void> {
               logger,
             );
             images.push({ platform, id });
+            await recorder?.built(platform);
             runner.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
           } finally {
             runner.endGroup();
@@ -196,17 +221,19 @@ export async function publish(): Promise<void> {
     }
 
     report = newReport();
+    const attest = recorder && attesterOf(inputs, recorder, targets, report);
+    summary.provenance = inputs.provenance;
     if (inputs.mergeDigests.length || multi) {
       await tagsFinal;
       if (inputs.mergeDigests.length)
-        await mergeDigests(inputs.mergeDigests, targets, clients, logger, report);
+        await mergeDigests(inputs.mergeDigests, targets, clients, logger, report, attest);
       else
         await publishPlatforms(
           docker,
           images,
           targets,
           clients,
-          { tmpDir: tmp, byDigest, log: logger },
+          { tmpDir: tmp, byDigest, log: logger, attest },
           report,
         );
     } else {
@@ -221,11 +248,13 @@ export async function publish(): Promise<void> {
         lookupClients,
         base,
         dockerReady: loggedIn,
+        root: attest && attestedRoot(attest, report),
       };
       await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
     }
     assertAllPushed(report);
     await loggedIn;
+    await commentPublished(inputs, ctx, env, report);
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
     setOutputs(meta, inputs.sepTags, imageId, report, summary);
@@ -247,6 +276,28 @@ function baseOfDockerfile(inputs: Inputs): string {
   } catch {
     return '';
   }
+}
+
+/** Attaches provenance to what is pushed, naming every image:tag (or image alone, by digest). */
+function attesterOf(
+  inputs: Inputs,
+  recorder: ProvenanceRecorder,
+  targets: Target[],
+  report: Report,
+): Attester {
+  const tokens = [...inputs.logins.map((l) => l.password), inputs.githubToken];
+  const forms = inputs.logins.map((l) => Buffer.from(`${l.username}:${l.password}`).toString('base64'));
+  return makeAttester({
+    options: inputs.provenance!,
+    factsFor: (p) => recorder.factsFor(p),
+    refs: () =>
+      targets.flatMap((t) =>
+        inputs.pushByDigest ? [{ name: t.name }] : t.tags.map((tag) => ({ name: t.name, tag })),
+      ),
+    secrets: [...tokens, ...forms].filter(Boolean),
+    log: logger,
+    report,
+  });
 }
 
 /** Leaves floating tags alone when the registry already holds a newer release. */
@@ -297,6 +348,7 @@ function setOutputs(
     'metadata',
     JSON.stringify({
       platforms: report?.platforms ?? {},
+      attestations: report?.attestations ?? {},
       heldBack: summary.heldBack,
       failed: report?.failed ?? [],
       ...(report?.path ? { path: report.path, reuse: report.reuse ?? {} } : {}),

@@ -1,5 +1,6 @@
 import type { HeldBack } from './forward.js';
 import type { Report } from './engine/push.js';
+import type { ProvenanceOptions } from './provenance/predicate.js';
 
 export interface SummaryData {
   version: string;
@@ -12,11 +13,25 @@ export interface SummaryData {
   annotations: string[];
   report?: Report;
   heldBack: { ref: string; held: HeldBack }[];
+  /** The provenance asked for; undefined when the input is off (or nothing was pushed yet). */
+  provenance?: ProvenanceOptions;
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MiB`;
 const code = (s: string) => (s ? `\`${cell(s)}\`` : '');
+
+/** Whether provenance was attached, and which, in one line. */
+function provenanceLine(p: ProvenanceOptions | undefined, report: Report): string {
+  const attached = Object.entries(report.attestations ?? {});
+  if (attached.length)
+    return (
+      `**Provenance:** attached (SLSA ${p?.version ?? 'v0.2'}, mode=${p?.mode ?? 'min'}): ` +
+      attached.map(([platform, digest]) => `${code(platform)} ${code(digest)}`).join(', ')
+    );
+  if (p) return '**Provenance:** asked for, but none was attached (see the log)';
+  return '**Provenance:** not attached (input `provenance` is false)';
+}
 
 /** The job summary as Markdown (tokens never reach here: only names, refs and digests). */
 export function renderSummary(d: SummaryData): string {
@@ -50,6 +65,7 @@ export function renderSummary(d: SummaryData): string {
         out.push(`| ${code(reg)} | ${t(r.reused)} | ${t(r.mounted)} | ${t(r.copied)} | ${t(r.uploaded)} |`);
       out.push('');
     }
+    out.push(provenanceLine(d.provenance, d.report), '');
     if (d.report.failed.length) {
       out.push('| not pushed | error |', '| --- | --- |');
       for (const f of d.report.failed) out.push(`| ${code(f.ref)} | ${cell(f.error)} |`);

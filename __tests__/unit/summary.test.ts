@@ -87,4 +87,18 @@ describe('job summary', () => {
     });
     expect(md).toContain('`r/x:latest`: `2.0.0` is newer');
   });
+
+  it.each([
+    ['off', undefined, undefined, '**Provenance:** not attached (input `provenance` is false)'],
+    [
+      'attached',
+      { mode: 'max', version: 'v0.2' },
+      { 'linux/amd64': D },
+      `**Provenance:** attached (SLSA v0.2, mode=max): \`linux/amd64\` \`${D}\``,
+    ],
+    ['asked for, none pushed', { mode: 'min', version: 'v1' }, {}, '**Provenance:** asked for, but none'],
+  ] as const)('says whether provenance was attached: %s', (_name, provenance, attestations, want) => {
+    const report = { digest: D, digests: { 'r/x:1': D }, platforms: {}, attestations, failed: [] };
+    expect(renderSummary({ ...base, provenance, report })).toContain(want);
+  });
 });

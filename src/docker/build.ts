@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Docker, DockerError } from './cli.js';
@@ -6,6 +6,8 @@ import { InputError } from '../errors.js';
 import type { Inputs } from '../inputs.js';
 import type { Logger } from '../log.js';
 import { type Platform, parsePlatform, platformString } from '../registry/oci.js';
+import { isScratch, parseStages, replaceScratch } from './dockerfile.js';
+import { scratchBase } from './scratch.js';
 
 export interface BuildOptions extends Pick<
   Inputs,
@@ -52,6 +54,7 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
   const dir = await mkdtemp(path.join(os.tmpdir(), 'publish-image-build-'));
   try {
     const iid = path.join(dir, 'iid');
+    o = buildx ? o : await platformDockerfile(docker, o, dir, log);
     const run = (noCache: boolean) =>
       docker.run(buildArgs(o, iid, buildx, noCache), {
         // The classic builder's deprecation notice is not a problem worth a line per build.
@@ -84,6 +87,50 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * For the classic builder and a given platform: the Dockerfile with each `FROM scratch`
+ * starting from an empty image of that platform (see scratch.ts for why). `--pull` would then
+ * try to pull that local image, so the other base images are pulled here instead.
+ */
+async function platformDockerfile(
+  docker: Docker,
+  o: BuildOptions,
+  dir: string,
+  log: Logger,
+): Promise<BuildOptions> {
+  if (!o.platform) return o;
+  const text = await readFile(o.file, 'utf8');
+  const stages = parseStages(text, o.buildArgs);
+  const wanted = new Set(
+    stages
+      .filter(isScratch)
+      .map((s) => (s.platformFlag?.includes('$') ? '' : (s.platformFlag ?? o.platform!))),
+  );
+  wanted.delete('');
+  if (wanted.size === 0) return o;
+  const ids = new Map<string, string>();
+  for (const p of wanted) ids.set(p, await scratchBase(docker, p, dir));
+  const rewritten = replaceScratch(text, o.platform, (p) => ids.get(p)!, o.buildArgs);
+  if (rewritten === undefined) return o;
+  const file = path.join(dir, 'Dockerfile');
+  await writeFile(file, rewritten);
+  log.info(
+    `FROM scratch starts from an empty ${[...wanted].join(', ')} image (the classic builder's scratch has no platform)`,
+  );
+  if (o.pull) {
+    const pulls = new Set(
+      stages
+        .filter((s) => !isScratch(s) && !s.fromStage && s.image)
+        .map(
+          (s) =>
+            `${s.platformFlag && !s.platformFlag.includes('$') ? s.platformFlag : o.platform} ${s.image}`,
+        ),
+    );
+    for (const p of pulls) await docker.run(['pull', '--platform', ...p.split(' ')]);
+  }
+  return { ...o, file, pull: false };
 }
 
 /** The Dockerfile that puts every label on an image in one step (values JSON-quoted). */

@@ -7,6 +7,8 @@ import { readAll, type RegistryClient } from '../registry/client.js';
 import { copyImage, isIndexMediaType, mapLimit } from './copy.js';
 import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from '../registry/oci.js';
 import { pushSavedImage } from './upload.js';
+import type { Attester } from './attest.js';
+import { isAttestationEntry } from '../provenance/layout.js';
 
 type Clients = (registry: string) => RegistryClient;
 
@@ -53,7 +55,7 @@ export async function publishPlatforms(
   images: { platform: string; id: string }[],
   targets: Target[],
   clients: Clients,
-  opts: { tmpDir: string; byDigest: boolean; log: Logger },
+  opts: { tmpDir: string; byDigest: boolean; log: Logger; attest?: Attester },
   report: Report,
 ): Promise<void> {
   const pushTargets = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
@@ -75,7 +77,9 @@ export async function publishPlatforms(
       mediaType: pushed.mediaType,
       platform: pushed.platform,
     });
-    if (images.length === 1) {
+    // Provenance: the attestation goes beside the image, and even one image is named by an index.
+    if (opts.attest) entries.push(await opts.attest.attest(pushed, pushTargets));
+    else if (images.length === 1) {
       await putEverywhere(
         { body: pushed.manifest, mediaType: pushed.mediaType, digest: pushed.digest },
         targets,
@@ -89,6 +93,12 @@ export async function publishPlatforms(
   await putEverywhere(buildImageIndex(entries), targets, clients, opts.byDigest, report);
 }
 
+/** The platform of the image an attestation entry is about, from the same index. */
+function platformOf(manifests: IndexEntry[], attestation: IndexEntry) {
+  const about = attestation.annotations?.['vnd.docker.reference.digest'];
+  return manifests.find((m) => m.digest === about && !isAttestationEntry(m))?.platform;
+}
+
 /**
  * The last job of a per-platform matrix: the platform manifests are already in every
  * repository (pushed by digest); an index over them goes under every tag. Builds nothing.
@@ -99,6 +109,7 @@ export async function mergeDigests(
   clients: Clients,
   log: Logger,
   report: Report,
+  attest?: Attester,
 ): Promise<void> {
   const [home] = targets;
   const client = clients(home.registry);
@@ -107,8 +118,14 @@ export async function mergeDigests(
     const m = await client.getManifest(home.repository, digest);
     const parsed = JSON.parse(m.body.toString('utf8'));
     if (isIndexMediaType(m.mediaType)) {
-      // A job that built several platforms itself pushed an index: merge its entries.
-      for (const child of parsed.manifests ?? []) entries.push(child as IndexEntry);
+      // A job that built several platforms (or attached provenance) pushed an index: merge its
+      // entries, attestation manifests included.
+      for (const child of (parsed.manifests ?? []) as IndexEntry[]) {
+        entries.push(child);
+        const kind = isAttestationEntry(child) ? (report.attestations ??= {}) : report.platforms;
+        const of = isAttestationEntry(child) ? platformOf(parsed.manifests, child) : child.platform;
+        if (of) kind[platformString(of)] = child.digest;
+      }
       continue;
     }
     const config = await readAll(await client.getBlob(home.repository, parsed.config.digest), CONFIG_LIMIT);
@@ -116,8 +133,17 @@ export async function mergeDigests(
     report.platforms[platformString(platform)] = digest;
     entries.push({ digest, size: m.body.length, mediaType: m.mediaType, platform });
   }
+  const bare = Object.keys(report.platforms).filter((p) => !report.attestations?.[p]);
+  if (attest && bare.length)
+    log.warning(
+      `provenance is on, but the per-platform jobs pushed ${bare.join(', ')} without it: ` +
+        'give those jobs the provenance input too (the merge job builds nothing to attest)',
+    );
   const index = buildImageIndex(entries);
-  log.info(`Merged ${entries.length} platform manifests into ${index.digest}`);
+  const atts = entries.filter(isAttestationEntry).length;
+  log.info(
+    `Merged ${entries.length - atts} platform manifests${atts ? ` and ${atts} attestations` : ''} into ${index.digest}`,
+  );
   // Repositories the per-platform jobs did not push to get the manifests copied in.
   await mapLimit(targets.slice(1), 4, async (t) => {
     for (const e of entries) {

@@ -10,7 +10,7 @@ import { findKnownLayers, type KnownImage, type LayerSource } from './known.js';
 import { choosePath, daemonKnownBytes, inspectImage, type LocalImage, type PublishPath } from './paths.js';
 import { PushRelay, type RelayTarget } from './relay.js';
 import { describeReuse, placeBlobs, ReuseLedger, type ReuseReport } from './reuse.js';
-import { relaySavedImage, type KnownBlobs } from './saved.js';
+import { relaySavedImage, type KnownBlobs, type SavedImage } from './saved.js';
 
 /** One image name and the tags it gets, with the registry that holds it. */
 export interface Target {
@@ -26,8 +26,10 @@ export interface Report {
   digest: string;
   /** image:tag (or image@digest for push-by-digest) -> digest the registry reported. */
   digests: Record<string, string>;
-  /** Per-platform manifest digests, for multi-platform pushes. */
+  /** Per-platform manifest digests, for multi-platform pushes (and attested images). */
   platforms: Record<string, string>;
+  /** Per-platform attestation manifest digests, when provenance is attached. */
+  attestations?: Record<string, string>;
   failed: { ref: string; error: string }[];
   /** How a single-platform image went out, and what each registry got of its layers. */
   path?: PublishPath;
@@ -53,6 +55,11 @@ export interface LocalPublishOptions {
   lookupClients?: (registry: string) => RegistryClient;
   /** Resolves once docker is logged in (the `docker push` path needs it). */
   dockerReady?: Promise<void>;
+  /**
+   * What the tags name instead of the image manifest (provenance: an index over it and its
+   * attestation), made once the image's blobs are everywhere.
+   */
+  root?: (image: SavedImage, targets: RelayTarget[]) => Promise<Manifest>;
 }
 
 /**
@@ -114,6 +121,9 @@ async function placedForExport(
       out.layers.set(l.diffId, blob);
       out.layers.set(l.digest, blob);
     }
+  const held = new Set([...out.layers.values()]).size;
+  // Before the export starts: reused where they were, or mounted or copied there just now.
+  if (held) log.debug(`every registry already holds ${held} of the layers`);
   return out;
 }
 
@@ -171,13 +181,15 @@ async function publishByCheapestPath(
   const { local, base } = facts;
   const canPush = daemonCanPush(local, base);
   const known = await facts.known;
-  const choice = choosePath({
-    layers: local.diffIds.length,
-    knownLayers: known.layers.size,
-    imageKnown: known.images.has(local.id),
-    imageBytes: local.size,
-    daemonKnownBytes: daemonKnownBytes(local, base, known),
-  });
+  const choice = opts.root
+    ? { path: 'export' as const, why: 'provenance is made from the exported image' }
+    : choosePath({
+        layers: local.diffIds.length,
+        knownLayers: known.layers.size,
+        imageKnown: known.images.has(local.id),
+        imageBytes: local.size,
+        daemonKnownBytes: daemonKnownBytes(local, base, known),
+      });
   say(choice.path, choice.why);
   const o = {
     clients,
@@ -215,7 +227,7 @@ async function exportImage(
 ): Promise<void> {
   const relay = await PushRelay.start({ targets: relayTargets, tmpDir: opts.tmpDir, log: opts.log });
   try {
-    let manifest: Manifest;
+    let manifest: SavedImage;
     try {
       const save = docker.stream(['save', image]);
       // When both fail, docker's own words ("No such image", a daemon error) say more than a
@@ -243,7 +255,24 @@ async function exportImage(
     for (const l of JSON.parse(manifest.body.toString('utf8')).layers as { digest: string; size: number }[])
       if (!reused?.has(l.digest))
         for (const t of relayTargets) ledger.note(t.client.registry, l.digest, l.size, 'uploaded');
-    await putEveryTag(manifest, targets, relayTargets, failures, opts.log, report);
+    let root: Manifest = manifest;
+    if (opts.root) {
+      try {
+        root = await opts.root(
+          manifest,
+          relayTargets.filter((t) => !failures.has(t)),
+        );
+      } catch (err) {
+        for (const t of targets)
+          for (const tag of t.tags)
+            report.failed.push({
+              ref: `${t.name}:${tag}`,
+              error: messageOf(explainFailure('Push', t.name, t.registry, err)),
+            });
+        return;
+      }
+    }
+    await putEveryTag(root, targets, relayTargets, failures, opts.log, report);
   } finally {
     await relay.close();
   }

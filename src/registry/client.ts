@@ -72,6 +72,8 @@ interface Access {
   repo: string;
   push: boolean;
   mountFrom?: string;
+  /** Ask for the `delete` action too (token registries grant manifest DELETE only with it). */
+  delete?: boolean;
 }
 
 interface SendOptions {
@@ -125,7 +127,8 @@ export function parseChallenge(header: string | string[] | undefined): Challenge
 
 function scopesOf(access: Access | undefined): string[] {
   if (!access) return [];
-  const scopes = [`repository:${access.repo}:${access.push ? 'pull,push' : 'pull'}`];
+  const actions = `${access.push ? 'pull,push' : 'pull'}${access.delete ? ',delete' : ''}`;
+  const scopes = [`repository:${access.repo}:${actions}`];
   if (access.mountFrom && access.mountFrom !== access.repo)
     scopes.push(`repository:${access.mountFrom}:pull`);
   return scopes;
@@ -650,6 +653,27 @@ export class RegistryClient {
     }
     const lifetime = Math.max(30, body.expires_in ?? 60) * 1000;
     return { token, expiresAt: Date.now() + lifetime - 15_000 };
+  }
+
+  /**
+   * DELETEs the manifest `digest` (and with it every tag on it). 'unsupported' when the
+   * registry refuses deletes (405, distribution with delete disabled), 'absent' on 404.
+   */
+  async deleteManifest(repo: string, digest: string): Promise<'deleted' | 'absent' | 'unsupported'> {
+    const what = `DELETE manifest ${refString(repo, digest)}`;
+    return this.retry(what, async () => {
+      const res = await this.send({
+        method: 'DELETE',
+        url: `/v2/${repo}/manifests/${digest}`,
+        what,
+        ref: refString(repo, digest),
+        access: { repo, push: true, delete: true },
+        ok: [200, 202, 404, 405],
+      });
+      drain(res);
+      if (res.statusCode === 405) return 'unsupported';
+      return res.statusCode === 404 ? 'absent' : 'deleted';
+    });
   }
 
   /**

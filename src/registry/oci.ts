@@ -63,12 +63,16 @@ export function platformOfConfig(config: Buffer | string | object): Platform {
 export function buildImageIndex(entries: IndexEntry[], annotations?: Record<string, string>): BuiltIndex {
   if (entries.length === 0) throw new Error('an image index needs at least one manifest');
   const seen = new Set<string>();
-  const manifests = entries.map((e) => {
+  // Attestation manifests (BuildKit's layout) all say unknown/unknown and come after the images.
+  const attestation = (e: IndexEntry) =>
+    e.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest';
+  const ordered = [...entries.filter((e) => !attestation(e)), ...entries.filter(attestation)];
+  const manifests = ordered.map((e) => {
     if (!/^sha256:[0-9a-f]{64}$/.test(e.digest)) throw new Error(`invalid manifest digest "${e.digest}"`);
     if (!Number.isInteger(e.size) || e.size <= 0)
       throw new Error(`invalid manifest size ${e.size} for ${e.digest}`);
     const key = platformString(e.platform);
-    if (seen.has(key)) throw new Error(`two manifests for platform ${key}`);
+    if (seen.has(key) && !attestation(e)) throw new Error(`two manifests for platform ${key}`);
     seen.add(key);
     const platform: Platform = { architecture: e.platform.architecture, os: e.platform.os };
     if (e.platform['os.version']) platform['os.version'] = e.platform['os.version'];
