@@ -49,7 +49,10 @@ const CONFIG = {
   bigMiB: int('BENCH_BIG_MIB', 300),
   /** `docker push --all-tags` in case 3 too (adds ~a third to its time). */
   bigAllTags: int('BENCH_BIG_ALLTAGS', 1),
-  cases: (process.env.BENCH_CASES ?? '1,2,3,4,5').split(',').map((s) => s.trim()),
+  /** Cases 6 and 7: the base image's size (two layers of text) and the app layer on top. */
+  baseMiB: int('BENCH_BASE_MIB', 100),
+  appKiB: int('BENCH_APP_KIB', 1024),
+  cases: (process.env.BENCH_CASES ?? '1,2,3,4,5,6,7').split(',').map((s) => s.trim()),
 };
 
 function need(name) {
@@ -497,19 +500,21 @@ function noteFindings(label, res) {
  * The contenders of one case, alternating: in round r the order starts at contender r.
  * Each contender gets a fresh image of `mib` MiB and its own repository.
  */
-async function alternate(caseId, contenders, rounds, mib, { warmup = 0, kind = 'random' } = {}) {
+async function alternate(caseId, contenders, rounds, mib, { warmup = 0, kind = 'random', image: make } = {}) {
   const results = Object.fromEntries(contenders.map((c) => [c.key, []]));
   const total = warmup + rounds;
   for (let r = 0; r < total; r++) {
     const isWarmup = r < warmup;
     const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
     for (const c of order) {
-      const image = await freshImage(isWarmup ? 1 : mib, kind);
+      const image = make ? await make() : await freshImage(isWarmup ? 1 : mib, kind);
       const repo = `bench/c${caseId}-${c.key.toLowerCase()}-${r}-${uid()}`;
       let res;
       try {
         res = await c.run(image, repo);
-        const problems = res.ok ? await verify(c.regs, repo, c.tags) : [];
+        const problems = res.ok
+          ? [...(await verify(c.regs, repo, c.tags)), ...((await c.check?.(repo, res)) ?? [])]
+          : [];
         if (problems.length) res = { ...res, ok: false, problems };
       } catch (err) {
         res = { ok: false, ms: null, failures: [scrub(String(err))] };
@@ -716,6 +721,155 @@ async function caseColdStart(rounds) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cases 6 and 7: an app layer on a base a registry already holds (issue 15)
+
+/** GET a manifest (basic auth, our own request); undefined when missing. */
+function registryManifest(reg, repo, ref) {
+  return new Promise((resolve) => {
+    const req = http.get(
+      `http://${reg.host}/v2/${repo}/manifests/${ref}`,
+      {
+        headers: {
+          authorization: `Basic ${Buffer.from(`${reg.user}:${reg.pass}`).toString('base64')}`,
+          accept:
+            'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
+        },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined);
+          } catch {
+            resolve(undefined);
+          }
+        });
+      },
+    );
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+/**
+ * The base (untimed): two layers of log-like text (about 4:1 with gzip), `mib` MiB in all,
+ * pushed to the first registry by the docker CLI and kept in the daemon, as on a runner that
+ * built or pulled it. Returns its reference and its layer digests in that registry.
+ */
+async function pushedBase(mib) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-bench-base-'));
+  for (const f of ['a.txt', 'b.txt']) writeFileSync(path.join(dir, f), textPayload((mib * 1024 * 1024) / 2));
+  writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\n');
+  const reg = BED.regs[0];
+  const repo = `bench/base-${uid()}`;
+  const ref = `${reg.host}/${repo}:1`;
+  const config = mkdtempSync(path.join(os.tmpdir(), 'publish-image-bench-docker-'));
+  const env = dockerEnv({ DOCKER_CONFIG: config });
+  try {
+    await must('docker', ['build', '-q', '-t', ref, dir], { env });
+    await must('docker', ['login', '--username', reg.user, '--password-stdin', reg.host], {
+      env,
+      input: reg.pass,
+    });
+    await must('docker', ['push', ref], { env });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(config, { recursive: true, force: true });
+  }
+  const m = await registryManifest(reg, repo, '1');
+  if (!m) throw new Error(`the base ${ref} is not in ${reg.host}`);
+  spawnSync('sync');
+  return { ref, layers: m.layers.map((l) => l.digest), bytes: m.layers.reduce((n, l) => n + l.size, 0) };
+}
+
+/** A new app image (untimed): FROM the base + `kib` KiB of random bytes. */
+async function appImage(base, kib) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-bench-app-'));
+  writeFileSync(path.join(dir, 'app.bin'), randomBytes(kib * 1024));
+  writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${base}\nCOPY app.bin /app.bin\n`);
+  const built = await docker(['build', '-q', dir]);
+  rmSync(dir, { recursive: true, force: true });
+  const id = built.stdout.trim().split('\n').pop() ?? '';
+  if (built.code !== 0 || !/^sha256:[0-9a-f]{64}$/.test(id))
+    throw new Error(`docker build failed: ${built.stderr}`);
+  spawnSync('sync');
+  return id;
+}
+
+/**
+ * Case 6 (one registry, the base's) and case 7 (also a second registry without the base): a PR
+ * preview, `pr-1` and `sha-<7>`, of a fresh app layer on the base. The action gets `source` and
+ * `base`; the CLI does `login`, `tag` ×2, `push` ×2 per registry. Each run is checked: every
+ * registry's manifests list the base's own layer digests first (the action's runs only: the
+ * daemon compresses the base again for a registry that lacks it).
+ */
+async function caseReuse(caseId, regs, rounds) {
+  const tags = ['pr-1', `sha-${SHA.slice(0, 7)}`];
+  log(
+    `== case ${caseId}: PR preview of a ${CONFIG.appKiB} KiB app layer on a ${CONFIG.baseMiB} MiB text base held by ${regs[0].host}, to ${regs.length} registr${regs.length > 1 ? 'ies' : 'y'} x 2 tags (${rounds} rounds)`,
+  );
+  // Case 7: a new base for every run, so the second registry never holds it (nor does the
+  // daemon know it there from an earlier round).
+  const freshBase = regs.length > 1;
+  let base = await pushedBase(CONFIG.baseMiB);
+  let used = false;
+  const image = async () => {
+    if (freshBase && used) {
+      await removeImage(base.ref);
+      base = await pushedBase(CONFIG.baseMiB);
+    }
+    used = true;
+    return appImage(base.ref, CONFIG.appKiB);
+  };
+  const paths = {};
+  const checkBase = async (repo, res) => {
+    const path_ = /Publishing by ([a-z ]+):/.exec(res.lines.map((l) => l.line).join('\n'))?.[1] ?? 'unknown';
+    paths[path_] = (paths[path_] ?? 0) + 1;
+    const problems = [];
+    for (const r of regs)
+      for (const t of tags) {
+        const m = await registryManifest(r, repo, t);
+        const got = (m?.layers ?? []).slice(0, base.layers.length).map((l) => l.digest);
+        if (got.join() !== base.layers.join())
+          problems.push(`${r.host}/${repo}:${t} does not list the base's layer digests`);
+      }
+    return problems;
+  };
+  const inputs = (id, repo) => ({ ...actionInputs(id, regs, repo, tags), base: base.ref });
+  const contenders = [
+    { key: 'action', regs, tags, check: checkBase, run: (id, repo) => runAction(inputs(id, repo)) },
+    { key: 'cli', regs, tags, run: (id, repo) => runCli(id, regs, repo, tags) },
+  ];
+  // Case 6 also times the action without `base`: the export path (docker save, every layer
+  // compressed and sent), what the action did before it reused anything.
+  if (!freshBase)
+    contenders.push({
+      key: 'actionExport',
+      regs,
+      tags,
+      run: (id, repo) => runAction(actionInputs(id, regs, repo, tags)),
+    });
+  const results = await alternate(caseId, contenders, rounds, 0, { image });
+  await removeImage(base.ref);
+  const s = summarisePublish(results);
+  if (results.actionExport) {
+    s.actionExport = stats(okMs(results.actionExport));
+    s.ratioActionExportToCli = ratio(s.actionExport.median, s.cli.median);
+  }
+  return {
+    baseMiB: CONFIG.baseMiB,
+    baseCompressedBytes: base.bytes,
+    appKiB: CONFIG.appKiB,
+    registries: regs.length,
+    tags: tags.length,
+    rounds,
+    actionPaths: paths,
+    baseDigestsKept: `${results.action.filter((r) => r.ok).length}/${results.action.length}`,
+    ...s,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Machine, report
 
 function machine() {
@@ -788,6 +942,27 @@ function table(report) {
   }
   if (c.publishBig) publishRows(3, c.publishBig);
   if (c.publishText) publishRows(5, c.publishText);
+  const reuseRows = (id, p) => {
+    const what = `PR preview: ${p.appKiB} KiB app on a ${p.baseMiB} MiB text base in ${p.registries === 1 ? 'the same registry' : 'registry 1, + registry 2 without it'}, ${p.registries} × 2 tags`;
+    rows.push(
+      `| ${id}. ${what} vs CLI login/tag ×2/push ×2${p.registries > 1 ? ' per registry' : ''} | ${cell(p.action.median)} | ${cell(p.cli.median)} | ${x(p.ratioActionToCli)} | ${range(p.action)}; ${range(p.cli)} (n=${p.action.n}; ${p.cli.n}) |`,
+      `| ${id}. … action main step only (post: ${cell(p.actionPost.median)}); path: ${Object.entries(
+        p.actionPaths,
+      )
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(
+          ', ',
+        )}; base digests kept: ${p.baseDigestsKept} | ${cell(p.actionMain.median)} | | | ${range(p.actionMain)} |`,
+    );
+  };
+  if (c.reuseSame) reuseRows(6, c.reuseSame);
+  if (c.reuseSame?.actionExport) {
+    const p = c.reuseSame;
+    rows.push(
+      `| 6. … the action without \`base\` (export: docker save, every layer compressed and sent) | ${cell(p.actionExport.median)} | ${cell(p.cli.median)} | ${x(p.ratioActionExportToCli)} | ${range(p.actionExport)}; ${range(p.cli)} |`,
+    );
+  }
+  if (c.reuseTwo) reuseRows(7, c.reuseTwo);
   if (c.coldStart) {
     const k = c.coldStart;
     rows.push(
@@ -898,6 +1073,8 @@ async function main() {
   if (CONFIG.cases.includes('4')) report.cases.coldStart = await caseColdStart(CONFIG.coldRounds);
   if (CONFIG.cases.includes('5'))
     report.cases.publishText = await casePublish(5, CONFIG.smallMiB, CONFIG.rounds, 0, false, 'text');
+  if (CONFIG.cases.includes('6')) report.cases.reuseSame = await caseReuse(6, [BED.regs[0]], CONFIG.rounds);
+  if (CONFIG.cases.includes('7')) report.cases.reuseTwo = await caseReuse(7, BED.regs, CONFIG.rounds);
   report.findings = [...findings.values()];
   report.durationS = Math.round((performance.now() - started) / 1000);
   if (existsSync(DIST) && bundleIdentity().sha256 !== bundleAtStart.sha256) {

@@ -3,7 +3,8 @@ import * as runner from '@actions/core';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { InputError } from './errors.js';
+import { InputError, messageOf } from './errors.js';
+import { parseImageName } from './registry/reference.js';
 import type { MetaInputs } from './meta/index.js';
 import { parseProvenance, type ProvenanceOptions } from './provenance/predicate.js';
 
@@ -29,6 +30,8 @@ export interface Inputs extends MetaInputs {
   cacheFrom: string[];
   network: string;
   source: string;
+  /** The base image to reuse layers from (else the Dockerfile's last FROM); '' when none. */
+  base: string;
   push: PushMode;
   pushByDigest: boolean;
   mergeDigests: string[];
@@ -182,6 +185,14 @@ export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
     throw new InputError('images', images, 'needs at least one image name, like ghcr.io/acme/api');
 
   const source = runner.getInput('source').trim();
+  const base = runner.getInput('base').trim();
+  if (base) {
+    try {
+      parseImageName(base);
+    } catch (err) {
+      throw new InputError('base', base, messageOf(err));
+    }
+  }
   const mergeDigests = listOf(runner.getInput('merge-digests'));
   for (const d of mergeDigests)
     if (!DIGEST.test(d))
@@ -244,6 +255,7 @@ export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
     cacheFrom: listOf(runner.getInput('cache-from'), false),
     network: runner.getInput('network').trim(),
     source,
+    base,
     push: push as PushMode,
     pushByDigest,
     mergeDigests,

@@ -1,14 +1,17 @@
 /** The main step, from inputs to outputs; loaded only when the main step runs. */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './docker/login.js';
 import { build, hasBuildx, localImageId } from './docker/build.js';
+import { baseImageOf } from './docker/dockerfile.js';
 import { Docker } from './docker/cli.js';
 import { InputError, messageOf } from './errors.js';
 import { currentRun, noSecretsReason } from './event.js';
 import { heldBackTags, type HeldBack } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
+import { reuseSources } from './engine/known.js';
 import { mergeDigests, publishPlatforms } from './engine/platforms.js';
 import type { Logger } from './log.js';
 import { computeMeta, metaOptionsFromEnv, workflowContext, type Meta } from './meta/index.js';
@@ -132,18 +135,26 @@ export async function publish(): Promise<void> {
     const docker = new Docker(logger, configDir);
     const userCreds = dockerConfigCredentials(userConfig);
     const clientCache = new Map<string, RegistryClient>();
-    const clients = (registry: string) => {
-      let c = clientCache.get(registry);
+    const clientFor = (registry: string, p: RetryPolicy, timeoutMs?: number) => {
+      const key = `${registry} ${p === policy ? '' : 'lookup'}`;
+      let c = clientCache.get(key);
       if (!c) {
         const l = loginFor(registry);
         const credentials: CredentialLookup = l
           ? staticCredentials({ [registry]: { username: l.username, password: l.password } })
           : userCreds;
-        c = new RegistryClient({ registry, credentials, policy, log: logger });
-        clientCache.set(registry, c);
+        c = new RegistryClient({ registry, credentials, policy: p, log: logger, timeoutMs });
+        clientCache.set(key, c);
       }
       return c;
     };
+    const clients = (registry: string) => clientFor(registry, policy);
+    // Reading a base on a registry nothing is pushed to is best effort: a short leash, so an
+    // unreachable one costs seconds, not the push's retry budget.
+    const lookupClients = (registry: string) =>
+      targets.some((t) => t.registry === registry)
+        ? clients(registry)
+        : clientFor(registry, LOOKUP_RETRY, 10_000);
 
     const platforms = inputs.platforms;
     const multi = platforms.length > 1 || byDigest;
@@ -228,7 +239,19 @@ export async function publish(): Promise<void> {
           report,
         );
     } else {
-      const opts = { log: logger, tagsFinal, tmpDir: tmp, root: attest && attestedRoot(attest, report) };
+      const base = inputs.base || (inputs.source ? '' : baseOfDockerfile(inputs));
+      if (base) runner.info(`Base image: ${base}`);
+      const defaultBranch = String(run.payload?.repository?.default_branch ?? '');
+      const opts = {
+        log: logger,
+        tagsFinal,
+        tmpDir: tmp,
+        sources: reuseSources(targets, defaultBranch, base),
+        lookupClients,
+        base,
+        dockerReady: loggedIn,
+        root: attest && attestedRoot(attest, report),
+      };
       await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
     }
     assertAllPushed(report);
@@ -245,6 +268,20 @@ export async function publish(): Promise<void> {
     await writeSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
       runner.warning(`Could not write the job summary: ${messageOf(err)}`);
     });
+  }
+}
+
+const LOOKUP_RETRY: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000, totalMs: 5000 };
+
+/** The last FROM of the Dockerfile that was built, when it can be read; '' otherwise. */
+function baseOfDockerfile(inputs: Inputs): string {
+  try {
+    const from = baseImageOf(readFileSync(inputs.file, 'utf8'), inputs.buildArgs, inputs.target);
+    if (!from) return '';
+    parseImageName(from); // a name docker would refuse is no base to reuse
+    return from;
+  } catch {
+    return '';
   }
 }
 
@@ -351,6 +388,7 @@ function setOutputs(
       attestations: report?.attestations ?? {},
       heldBack: summary.heldBack,
       failed: report?.failed ?? [],
+      ...(report?.path ? { path: report.path, reuse: report.reuse ?? {} } : {}),
     }),
   );
 }

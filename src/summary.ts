@@ -18,6 +18,7 @@ export interface SummaryData {
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MiB`;
 const code = (s: string) => (s ? `\`${cell(s)}\`` : '');
 
 /** Whether provenance was attached, and which, in one line. */
@@ -49,6 +50,19 @@ export function renderSummary(d: SummaryData): string {
     if (platforms.length) {
       out.push('| platform | manifest digest |', '| --- | --- |');
       for (const [p, digest] of platforms) out.push(`| ${code(p)} | ${code(digest)} |`);
+      out.push('');
+    }
+    const reuse = Object.entries(d.report.reuse ?? {});
+    if (reuse.length) {
+      const t = (x: { layers: number; bytes: number }) => (x.layers ? `${x.layers} (${mib(x.bytes)})` : '0');
+      out.push(
+        `**Layers** (published by ${d.report.path ?? 'export'}):`,
+        '',
+        '| registry | reused | mounted | copied | uploaded |',
+        '| --- | --- | --- | --- | --- |',
+      );
+      for (const [reg, r] of reuse)
+        out.push(`| ${code(reg)} | ${t(r.reused)} | ${t(r.mounted)} | ${t(r.copied)} | ${t(r.uploaded)} |`);
       out.push('');
     }
     out.push(provenanceLine(d.provenance, d.report), '');

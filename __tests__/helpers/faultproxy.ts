@@ -29,6 +29,8 @@ export interface RecordedRequest {
   agent: string;
   /** Status sent to the client; 0 for a reset. */
   status: number;
+  /** Request body bytes passed on to the registry (uploads), counted when it answered. */
+  bytes?: number;
 }
 
 export interface FaultProxy {
@@ -82,6 +84,10 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const userAgent = req.headers['user-agent'] ?? '';
+    let received = 0;
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+    });
     const fault = faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path));
     // A mid-body reset needs a body that long: a shorter one passes through, and the fault waits.
     const cutAt =
@@ -118,7 +124,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     const upstream = http.request(
       { host: target.split(':')[0], port: Number(target.split(':')[1] ?? 80), method, path, headers, agent },
       (up) => {
-        requests.push({ method, path, agent: userAgent, status: up.statusCode ?? 0 });
+        requests.push({ method, path, agent: userAgent, status: up.statusCode ?? 0, bytes: received });
         const out = { ...up.headers };
         if (typeof out.location === 'string') out.location = rewrite(out.location);
         const answer = () => {

@@ -63,6 +63,7 @@ describe('getInputs rejects bad input, naming the input and the value', () => {
     ['a bad merge digest', { 'merge-digests': 'sha256:abc' }, 'merge-digests'],
     ['a bad build arg', { 'build-args': '=x' }, 'build-args'],
     ['a zero retry count', { 'retry-attempts': '0' }, 'retry-attempts'],
+    ['a base that is no image name', { base: 'Acme/Base:1' }, 'base'],
     ['a provenance mode BuildKit does not have', { provenance: 'mode=maximum' }, 'provenance'],
     ['a provenance that is not a mode', { provenance: 'yes' }, 'provenance'],
   ])('%s', (_name, inputs, input) => {

@@ -27,6 +27,37 @@ describe('job summary', () => {
     expect(md).toContain(`| \`ghcr.io/acme/api:1.2\` | \`${D}\` |`);
   });
 
+  it('shows per registry how many layers and bytes were reused, mounted, copied and uploaded', () => {
+    const none = { layers: 0, bytes: 0 };
+    const md = renderSummary({
+      ...base,
+      report: {
+        digest: D,
+        digests: { 'ghcr.io/acme/api:1.2.3': D },
+        platforms: {},
+        failed: [],
+        path: 'daemon push',
+        reuse: {
+          'ghcr.io': {
+            reused: none,
+            mounted: { layers: 2, bytes: 100 * 1024 * 1024 },
+            copied: none,
+            uploaded: { layers: 1, bytes: 1048576 },
+          },
+          'docker.io': {
+            reused: none,
+            mounted: none,
+            copied: { layers: 3, bytes: 101 * 1024 * 1024 },
+            uploaded: none,
+          },
+        },
+      },
+    });
+    expect(md).toContain('**Layers** (published by daemon push):');
+    expect(md).toContain('| `ghcr.io` | 0 | 2 (100.0 MiB) | 0 | 1 (1.0 MiB) |');
+    expect(md).toContain('| `docker.io` | 0 | 0 | 3 (101.0 MiB) | 0 |');
+  });
+
   it('a dry run shows the plan: every ref, its registry and whose login pushes it', () => {
     const md = renderSummary({ ...base, dryRun: true });
     expect(md).toContain('(dry run)');

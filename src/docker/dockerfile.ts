@@ -159,3 +159,22 @@ export function baseImages(text: string, buildArgs: string[] = []): string[] {
     if (!s.fromStage && s.image && s.image !== 'scratch' && !out.includes(s.image)) out.push(s.image);
   return out;
 }
+
+/**
+ * The base image reference of the stage that is built (`target`, else the last), `FROM <stage>`
+ * followed down to a registry image; undefined for `scratch`, no `FROM`, or a name that depends
+ * on an argument not known here. For layer reuse: a wrong answer costs speed, never correctness.
+ */
+export function baseImageOf(text: string, buildArgs: string[] = [], target = ''): string | undefined {
+  const stages = parseStages(text, buildArgs);
+  let at = target ? stages.findIndex((s) => s.name === target.toLowerCase()) : stages.length - 1;
+  // `FROM builder` names an earlier stage: follow it to the image that stage starts from.
+  for (let hops = 0; at >= 0 && stages[at]!.fromStage && hops < stages.length; hops++) {
+    const name = stages[at]!.image.toLowerCase();
+    let parent = -1;
+    for (let i = 0; i < at; i++) if (stages[i]!.name === name) parent = i;
+    at = parent;
+  }
+  const from = at >= 0 ? stages[at]!.image : '';
+  return from && from !== 'scratch' ? from : undefined;
+}

@@ -7,8 +7,13 @@ import { isMediaTypeRefusal, MEDIA_TYPES, type Manifest, type RegistryClient } f
 import { dockerManifestToOci } from '../registry/oci.js';
 import type { RegistryError } from '../registry/retry.js';
 import { mapLimit } from './copy.js';
+import { daemonCanPush, daemonPush, prepareTag, registryCopy } from './daemonpush.js';
+import { parseImageName } from '../registry/reference.js';
+import { findKnownLayers, type KnownImage, type LayerSource } from './known.js';
+import { choosePath, daemonKnownBytes, inspectImage, type LocalImage, type PublishPath } from './paths.js';
 import { PushRelay, type RelayTarget } from './relay.js';
-import { knownBlobs, relaySavedImage, type SavedImage } from './saved.js';
+import { describeReuse, placeBlobs, ReuseLedger, type ReuseReport } from './reuse.js';
+import { relaySavedImage, type KnownBlobs, type SavedImage } from './saved.js';
 
 /** One image name and the tags it gets, with the registry that holds it. */
 export interface Target {
@@ -29,6 +34,9 @@ export interface Report {
   /** Per-platform attestation manifest digests, when provenance is attached. */
   attestations?: Record<string, string>;
   failed: { ref: string; error: string }[];
+  /** How a single-platform image went out, and what each registry got of its layers. */
+  path?: PublishPath;
+  reuse?: ReuseReport;
 }
 
 export const newReport = (): Report => ({ digest: '', digests: {}, platforms: {}, failed: [] });
@@ -42,11 +50,84 @@ export interface LocalPublishOptions {
   tagsFinal: Promise<void>;
   /** Where blobs are spooled while they stream. */
   tmpDir: string;
+  /** Manifests that may share layers with the image (known.ts `reuseSources`). */
+  sources?: LayerSource[];
+  /** The base image's reference: the daemon may know its layers' blobs (`docker push` path). */
+  base?: string;
+  /** Clients to read the sources with (a shorter retry budget off the targets' registries). */
+  lookupClients?: (registry: string) => RegistryClient;
+  /** Resolves once docker is logged in (the `docker push` path needs it). */
+  dockerReady?: Promise<void>;
   /**
    * What the tags name instead of the image manifest (provenance: an index over it and its
    * attestation), made once the image's blobs are everywhere.
    */
   root?: (image: SavedImage, targets: RelayTarget[]) => Promise<Manifest>;
+}
+
+/**
+ * What is known before anything is exported, docker and the registries asked side by side: the
+ * image's layers, the base in the daemon, and (still coming) what every source manifest holds.
+ * Rejects when docker does not know the image.
+ */
+async function inspectAndAsk(
+  docker: Docker,
+  image: string,
+  clients: (registry: string) => RegistryClient,
+  opts: LocalPublishOptions,
+): Promise<{ local: LocalImage; base?: LocalImage; known: Promise<KnownImage> }> {
+  const inspected = Promise.all([
+    inspectImage(docker, image),
+    opts.base ? inspectImage(docker, opts.base).catch(() => undefined) : undefined,
+  ]);
+  const local = inspected.then(([l]) => l).catch(() => undefined);
+  const known = findKnownLayers(
+    opts.sources ?? [],
+    local.then((l) => l?.diffIds ?? []),
+    {
+      clients: opts.lookupClients ?? clients,
+      platform: local.then((l) => l?.platform ?? { os: 'linux', architecture: 'amd64' }),
+      log: opts.log,
+    },
+  );
+  const [l, base] = await inspected;
+  return { local: l, base, known };
+}
+
+/** Known layers placed in every target, in the form the export path skips them by. */
+async function placedForExport(
+  known: KnownImage,
+  relayTargets: RelayTarget[],
+  clients: (registry: string) => RegistryClient,
+  ledger: ReuseLedger,
+  log: Logger,
+  imageId: string,
+): Promise<KnownBlobs> {
+  const layers = [...known.layers.values()];
+  const blobs = layers.map((l) => ({ ...l, layer: true }));
+  // The very image was pushed before (a tag pushed again): its config need not be sent either.
+  const image = known.images.get(imageId);
+  if (image)
+    blobs.push({
+      diffId: '',
+      digest: imageId,
+      size: image.configSize,
+      mediaType: '',
+      from: image.from,
+      layer: false,
+    });
+  const placed = await placeBlobs(blobs, relayTargets, { clients, ledger, log });
+  const out: KnownBlobs = { layers: new Map(), configs: new Set(placed.has(imageId) ? [imageId] : []) };
+  for (const l of layers)
+    if (placed.has(l.digest)) {
+      const blob = { mediaType: l.mediaType, digest: l.digest, size: l.size };
+      out.layers.set(l.diffId, blob);
+      out.layers.set(l.digest, blob);
+    }
+  const held = new Set([...out.layers.values()]).size;
+  // Before the export starts: reused where they were, or mounted or copied there just now.
+  if (held) log.debug(`every registry already holds ${held} of the layers`);
+  return out;
 }
 
 /**
@@ -63,17 +144,94 @@ export async function publishLocalImage(
   opts: LocalPublishOptions,
   report: Report,
 ): Promise<void> {
-  const relayTargets: RelayTarget[] = targets.map((t) => ({
-    client: clients(t.registry),
-    repo: t.repository,
-  }));
+  const ledger = new ReuseLedger();
+  try {
+    await publishByCheapestPath(docker, image, targets, clients, opts, report, ledger);
+  } finally {
+    report.reuse = ledger.report();
+    for (const line of describeReuse(report.reuse)) opts.log.info(`Layers: ${line}`);
+  }
+}
+
+async function publishByCheapestPath(
+  docker: Docker,
+  image: string,
+  targets: Target[],
+  clients: (registry: string) => RegistryClient,
+  opts: LocalPublishOptions,
+  report: Report,
+  ledger: ReuseLedger,
+): Promise<void> {
+  const relayTargets = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
+  const say = (path: PublishPath, why: string) => {
+    report.path = path;
+    opts.log.info(`Publishing by ${path}: ${why}`);
+  };
+  if (!opts.base) {
+    // No base to ask about: fresh layers, today's export, the registries asked while it starts.
+    const known = inspectAndAsk(docker, image, clients, opts).then(async (f) =>
+      placedForExport(await f.known, relayTargets, clients, ledger, opts.log, f.local.id),
+    );
+    say('export', 'no base image to reuse layers from');
+    return exportImage(docker, image, targets, relayTargets, opts, report, ledger, known);
+  }
+  const asked = inspectAndAsk(docker, image, clients, opts);
+  // The name docker push needs, given while docker is inspected: the daemon path is likely.
+  const tag = prepareTag(docker, image, parseImageName(opts.base).registry, targets, opts.tagsFinal);
+  tag.catch(() => undefined); // awaited on the daemon path
+  const facts = await asked.catch(() => undefined);
+  if (!facts) return exportImage(docker, image, targets, relayTargets, opts, report, ledger);
+  const { local, base } = facts;
+  const canPush = daemonCanPush(local, base);
+  const known = await facts.known;
+  const choice = opts.root
+    ? { path: 'export' as const, why: 'provenance is made from the exported image' }
+    : choosePath({
+        layers: local.diffIds.length,
+        knownLayers: known.layers.size,
+        imageKnown: known.images.has(local.id),
+        imageBytes: local.size,
+        daemonKnownBytes: daemonKnownBytes(local, base, known),
+      });
+  say(choice.path, choice.why);
+  const o = {
+    clients,
+    log: opts.log,
+    ledger,
+    tagsFinal: opts.tagsFinal,
+    dockerReady: opts.dockerReady ?? Promise.resolve(),
+  };
+  if (choice.path === 'daemon push' && canPush) {
+    const pushed = await daemonPush(docker, local, base, targets, known, tag, o, report).catch(
+      (err: unknown) => {
+        opts.log.info(`docker push failed (${messageOf(err).split('\n')[0]})`);
+        return false;
+      },
+    );
+    if (pushed) return;
+    say('export', 'the daemon did not push the known layers by digest');
+  }
+  if (choice.path === 'registry copy')
+    return registryCopy(known.images.get(local.id)!, targets, { ...o, known }, report);
+  const placed = placedForExport(known, relayTargets, clients, ledger, opts.log, local.id);
+  return exportImage(docker, image, targets, relayTargets, opts, report, ledger, placed);
+}
+
+/** `docker save`, unknown layers compressed once and relayed to every target, then the tags. */
+async function exportImage(
+  docker: Docker,
+  image: string,
+  targets: Target[],
+  relayTargets: RelayTarget[],
+  opts: LocalPublishOptions,
+  report: Report,
+  ledger: ReuseLedger,
+  known?: Promise<KnownBlobs>,
+): Promise<void> {
   const relay = await PushRelay.start({ targets: relayTargets, tmpDir: opts.tmpDir, log: opts.log });
   try {
     let manifest: SavedImage;
     try {
-      // Asked while docker starts the export: what the registries hold from an earlier push.
-      const tags = targets.map((t) => [...t.tags]);
-      const known = knownBlobs(relayTargets, tags, opts.log);
       // The image's size: the export's total on its progress line.
       const read = { known, tmpDir: opts.tmpDir, size: imageSize(docker, image) };
       const save = await docker.stream(['save', image]);
@@ -98,6 +256,10 @@ export async function publishLocalImage(
       return;
     }
     const [failures] = await Promise.all([relay.settle(), opts.tagsFinal]);
+    const reused = (await known?.catch(() => undefined))?.layers;
+    for (const l of JSON.parse(manifest.body.toString('utf8')).layers as { digest: string; size: number }[])
+      if (!reused?.has(l.digest))
+        for (const t of relayTargets) ledger.note(t.client.registry, l.digest, l.size, 'uploaded');
     let root: Manifest = manifest;
     if (opts.root) {
       try {
@@ -115,28 +277,7 @@ export async function publishLocalImage(
         return;
       }
     }
-    const refs = targets.flatMap((t, i) =>
-      t.tags.map((tag) => ({ t, tag, failure: failures.get(relayTargets[i]!) })),
-    );
-    const put = manifestPutter(root, clients, opts.log);
-    const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, failure }) => {
-      const ref = `${t.name}:${tag}`;
-      try {
-        if (failure) throw failure;
-        return { ref, digest: await put(t, tag) };
-      } catch (err) {
-        return { ref, error: messageOf(explainFailure('Push', ref, t.registry, err)) };
-      }
-    });
-    // Reported in the order of the plan, whatever order the PUTs finished in.
-    for (const o of outcomes) {
-      if (o.digest === undefined) report.failed.push({ ref: o.ref, error: o.error! });
-      else {
-        report.digests[o.ref] = o.digest;
-        report.digest = o.digest;
-        opts.log.info(`Pushed ${o.ref} ${o.digest}`);
-      }
-    }
+    await putEveryTag(root, targets, relayTargets, failures, opts.log, report);
   } finally {
     await relay.close();
   }
@@ -148,12 +289,10 @@ export async function publishLocalImage(
  */
 function manifestPutter(
   manifest: Manifest,
-  clients: (registry: string) => RegistryClient,
   log: Logger,
-): (t: Target, tag: string) => Promise<string> {
+): (t: Target, tag: string, client: RegistryClient) => Promise<string> {
   const oci = new Map<string, ReturnType<typeof dockerManifestToOci>>();
-  return async (t, tag) => {
-    const client = clients(t.registry);
+  return async (t, tag, client) => {
     const converted = oci.get(t.registry);
     if (converted) return client.putManifest(t.repository, tag, converted.body, converted.mediaType);
     try {
@@ -171,6 +310,44 @@ function manifestPutter(
       return client.putManifest(t.repository, tag, m.body, m.mediaType);
     }
   };
+}
+
+/** The manifest under every tag of every target whose blobs all arrived; results in plan order. */
+async function putEveryTag(
+  manifest: Manifest,
+  targets: Target[],
+  relayTargets: RelayTarget[],
+  failures: Map<RelayTarget, unknown>,
+  log: Logger,
+  report: Report,
+): Promise<void> {
+  const refs = targets.flatMap((t, i) =>
+    t.tags.map((tag) => ({
+      t,
+      tag,
+      client: relayTargets[i]!.client,
+      failure: failures.get(relayTargets[i]!),
+    })),
+  );
+  const put = manifestPutter(manifest, log);
+  const outcomes = await mapLimit(refs, PARALLEL_PUTS, async ({ t, tag, client, failure }) => {
+    const ref = `${t.name}:${tag}`;
+    try {
+      if (failure) throw failure;
+      return { ref, digest: await put(t, tag, client) };
+    } catch (err) {
+      return { ref, error: messageOf(explainFailure('Push', ref, t.registry, err)) };
+    }
+  });
+  // Reported in the order of the plan, whatever order the PUTs finished in.
+  for (const o of outcomes) {
+    if (o.digest === undefined) report.failed.push({ ref: o.ref, error: o.error! });
+    else {
+      report.digests[o.ref] = o.digest;
+      report.digest = o.digest;
+      log.info(`Pushed ${o.ref} ${o.digest}`);
+    }
+  }
 }
 
 /** Fails the step when anything was not pushed, saying what was and what was not. */

@@ -10,11 +10,9 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
-import type { Logger } from '../log.js';
-import { messageOf } from '../errors.js';
 import { MEDIA_TYPES, readAll, sha256Digest, type Manifest } from '../registry/client.js';
 import { gzipPieces } from './gzip.js';
-import type { PushRelay, RelayTarget } from './relay.js';
+import type { PushRelay } from './relay.js';
 
 // The compression engine's API stays importable from here, where it lived first.
 export { gzipPieces, levelFor, PIECE_BYTES, storedGzip } from './gzip.js';
@@ -52,96 +50,11 @@ interface Blob {
   size: number;
 }
 
-/** Blobs every target already holds, found in the manifests they have under the tags to push. */
+/** Blobs every target already holds (placed there by reuse.ts): not compressed nor sent again. */
 export interface KnownBlobs {
   /** By the layer's diff_id (the digest of its uncompressed tar) and by its own digest. */
   layers: Map<string, Blob>;
   configs: Set<string>;
-}
-
-const LAYER_TYPES = new Set<string>([MEDIA_TYPES.dockerLayerGzip, MEDIA_TYPES.ociLayerGzip, OCI_LAYER_ZSTD]);
-
-/** The one image manifest of an index that holds only it and its attestations (provenance). */
-function imageOfAttestedIndex(body: Buffer): string | undefined {
-  const index = JSON.parse(body.toString('utf8')) as {
-    manifests?: { digest: string; annotations?: Record<string, string> }[];
-  };
-  const images = (index.manifests ?? []).filter(
-    (e) => e.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest',
-  );
-  return images.length === 1 && images.length < (index.manifests?.length ?? 0)
-    ? images[0]!.digest
-    : undefined;
-}
-
-/**
- * What the targets already hold of an image that was pushed before under one of these tags
- * (`main`, `latest`, a tag pushed again): read from those manifests and their configs, then
- * checked on every target. Layers found there are neither compressed nor sent again. Best
- * effort: whatever cannot be read only means fewer blobs skipped.
- */
-export async function knownBlobs(targets: RelayTarget[], tags: string[][], log: Logger): Promise<KnownBlobs> {
-  const candidates = new Map<string, Blob>();
-  const configs = new Set<string>();
-  const seen = new Set<string>();
-  await Promise.all(
-    targets.flatMap((t, i) =>
-      (tags[i] ?? []).map(async (tag) => {
-        try {
-          // HEAD first: most tags of a push are new, and Docker Hub's pull limit counts only
-          // GETs; an earlier image is then read once by its digest, and not waited for when
-          // that GET is rate-limited (it is only worth the layers it spares).
-          const read = { rateLimited: 'fail' } as const;
-          const head = await t.client.headManifest(t.repo, tag, read);
-          if (!head || seen.has(head.digest)) return;
-          seen.add(head.digest);
-          let m = head.body ? { body: head.body } : await t.client.getManifest(t.repo, head.digest, read);
-          const image = imageOfAttestedIndex(m.body);
-          if (image) {
-            // Pushed with provenance: the image is the one manifest of the index that is no attestation.
-            if (seen.has(image)) return;
-            seen.add(image);
-            m = await t.client.getManifest(t.repo, image, read);
-          }
-          const body = JSON.parse(m.body.toString('utf8')) as {
-            config?: { digest?: string };
-            layers?: Blob[];
-          };
-          if (!body.config?.digest || !Array.isArray(body.layers)) return; // an index
-          const config = JSON.parse(
-            (await readAll(await t.client.getBlob(t.repo, body.config.digest), SMALL_LIMIT)).toString('utf8'),
-          ) as { rootfs?: { diff_ids?: string[] } };
-          const diffIds = config.rootfs?.diff_ids ?? [];
-          if (diffIds.length !== body.layers.length) return;
-          configs.add(body.config.digest);
-          body.layers.forEach((l, n) => {
-            if (!LAYER_TYPES.has(l.mediaType)) return;
-            const blob = { mediaType: l.mediaType, digest: l.digest, size: l.size };
-            candidates.set(diffIds[n]!, blob);
-            candidates.set(l.digest, blob);
-          });
-        } catch (err) {
-          log.debug(`${t.client.registry}/${t.repo}:${tag}: no earlier image to reuse (${messageOf(err)})`);
-        }
-      }),
-    ),
-  );
-  const everywhere = async (digest: string) =>
-    (await Promise.all(targets.map((t) => t.client.hasBlob(t.repo, digest).catch(() => false)))).every(
-      Boolean,
-    );
-  const layers = new Map<string, Blob>();
-  await Promise.all([
-    ...[...candidates].map(async ([key, blob]) => {
-      if (await everywhere(blob.digest)) layers.set(key, blob);
-    }),
-    ...[...configs].map(async (d) => {
-      if (!(await everywhere(d))) configs.delete(d);
-    }),
-  ]);
-  if (layers.size)
-    log.debug(`every registry already holds ${new Set([...layers.values()]).size} of the layers`);
-  return { layers, configs };
 }
 
 /** Counts what passes into `counter` (the bytes of a progress line). */
@@ -340,7 +253,11 @@ export async function relaySavedImage(
     ? { digest: configDigest, size: config.length }
     : await relay.ingest(once(config));
   // Docker's media types, as `docker push` writes them, unless asked for OCI's or a zstd layer needs them.
-  const oci = opts.oci === true || layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
+  // A reused layer keeps its media type: an OCI one (a base built by BuildKit) needs an OCI manifest.
+  const heldOci = [...(known?.layers.values() ?? [])].some(
+    (k) => k.mediaType === MEDIA_TYPES.ociLayerGzip && layers.includes(k),
+  );
+  const oci = opts.oci === true || heldOci || layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
   const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;
   const layerType = (t: string) => (t === MEDIA_TYPES.ociLayerGzip && !oci ? MEDIA_TYPES.dockerLayerGzip : t);
   const body = Buffer.from(

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { knownBlobs } from '../../../src/engine/saved.js';
+import { findKnownLayers } from '../../../src/engine/known.js';
 import { silentLogger } from '../../../src/log.js';
 import type { ReadOptions, RegistryClient } from '../../../src/registry/client.js';
 import { RegistryError } from '../../../src/registry/retry.js';
@@ -57,7 +57,7 @@ function fake(r: Registry) {
   return { client: client as unknown as RegistryClient, calls };
 }
 
-describe('knownBlobs: reusing what an earlier push left', () => {
+describe('findKnownLayers: reusing what an earlier push left', () => {
   it.each<[string, Registry, number, number]>([
     ['tags that are new: one HEAD each, no GET, nothing to reuse', { tags: [] }, 0, 0],
     ['three tags on one earlier image: read once by its digest', { tags: ['a', 'b', 'c'] }, 1, 1],
@@ -75,10 +75,15 @@ describe('knownBlobs: reusing what an earlier push left', () => {
     ],
   ])('%s', async (_name, registry, gets, layers) => {
     const { client, calls } = fake(registry);
-    const known = await knownBlobs([{ client, repo: 'acme/api' }], [['a', 'b', 'c']], silentLogger);
+    const sources = ['a', 'b', 'c'].map((ref) => ({ registry: 'r.example', repository: 'acme/api', ref }));
+    const known = await findKnownLayers(sources, [sha('tar')], {
+      clients: () => client,
+      platform: { os: 'linux', architecture: 'amd64' },
+      log: silentLogger,
+    });
     expect(calls.heads).toBe(3);
     expect(calls.gets).toBe(gets);
     expect(calls.failFast.every(Boolean)).toBe(true);
-    expect(new Set(known.layers.values()).size).toBe(layers);
+    expect(known.layers.size).toBe(layers);
   });
 });
