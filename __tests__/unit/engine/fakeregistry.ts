@@ -81,6 +81,19 @@ export class MemoryRegistry {
     return m;
   }
 
+  /** What the client's HEAD gives: undefined for a missing tag, the same refusal as a GET. */
+  async headManifest(repo: string, ref: string) {
+    this.calls.push(`HEAD manifest ${repo}:${ref}`);
+    if (this.denied.has(repo))
+      throw new RegistryError(`registry ${this.registry}: denied`, {
+        status: 403,
+        registry: this.registry,
+        retryable: false,
+      });
+    const m = this.manifests.get(`${repo}:${ref}`);
+    return m && { digest: m.digest, mediaType: m.mediaType, size: m.body.length };
+  }
+
   /** Digests whose uploads fail here. */
   readonly refuseUploads = new Set<string>();
 

@@ -182,11 +182,13 @@ describe('findKnownLayers', () => {
         ],
       }),
     );
-    reg.manifests.set('library/node:20', {
+    const indexManifest = {
       body: index,
       mediaType: 'application/vnd.oci.image.index.v1+json',
       digest: digestOf(index),
-    });
+    };
+    reg.manifests.set('library/node:20', indexManifest);
+    reg.manifests.set(`library/node:${indexManifest.digest}`, indexManifest);
     const known = await findKnownLayers(
       [{ registry: 'reg.example', repository: 'library/node', ref: '20', base: true }],
       ['sha256:n1'],
