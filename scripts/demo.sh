@@ -5,7 +5,8 @@
 #
 # The log is shown as the runner shows it (scripts/runner-log.mjs): masked values as ***,
 # workflow commands as readable lines. Knobs: PUBLISH_IMAGE_DEMO_ENV (test bed directory,
-# /tmp/publish-image-demo), PUBLISH_IMAGE_DEMO_REG1_PORT / _REG2_PORT (5201 / 5202), and
+# /tmp/publish-image-demo), PUBLISH_IMAGE_DEMO_REG1_PORT / _REG2_PORT / _REG3_PORT /
+# _TOKEN_PORT (5201 / 5202 / 5203 / 5204), and
 # PUBLISH_IMAGE_DEMO_BED=<env file> to use a test bed that is already up (left running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ else
   # A test bed of its own, so the demo never disturbs a test run on the same machine.
   export PUBLISH_IMAGE_ENV=${PUBLISH_IMAGE_DEMO_ENV:-/tmp/publish-image-demo}
   export REG1_PORT=${PUBLISH_IMAGE_DEMO_REG1_PORT:-5201} REG2_PORT=${PUBLISH_IMAGE_DEMO_REG2_PORT:-5202}
+  # The test bed also starts a token-auth registry and its token server: keep them off the tests' ports.
+  export REG3_PORT=${PUBLISH_IMAGE_DEMO_REG3_PORT:-5203} TOKEN_PORT=${PUBLISH_IMAGE_DEMO_TOKEN_PORT:-5204}
   bash scripts/env.sh up
   # shellcheck disable=SC1091
   source "$PUBLISH_IMAGE_ENV/env"
