@@ -5,15 +5,13 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { events, makeContext, RegistryProbe, runAction, testBed, uniqueRepo, type Env } from './harness.js';
-import { REGISTRY_KINDS, tokenRegistry } from './registries.js';
+import { events, makeContext, runAction, testBed, uniqueRepo, type Env } from './harness.js';
+import { REGISTRY_KINDS, registryOfKind, tokenRegistry } from './registries.js';
 
 let bed: Env;
-let reg1: RegistryProbe;
 
 beforeAll(() => {
   bed = testBed();
-  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
 });
 
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
@@ -110,33 +108,37 @@ describe('a failed build says why in its first line, and leaves nothing behind',
 });
 
 describe('outputs say what the registries hold after the step', () => {
-  it('a refused login: tags and digests empty, every planned ref in metadata and the summary with why', async () => {
-    const repo = uniqueRepo('msg');
-    const r = await runAction({
-      event: events.tag('v1.0.0'),
-      inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
-        username: bed.reg1User,
-        password: 'not-the-token',
-        context: makeContext(),
-      },
-    });
-    expect(r.code).toBe(1);
-    expect(r.outputs.tags).toBe('');
-    expect(r.outputs.digests).toBe('{}');
-    expect(r.outputs.pushed).toBe('false');
-    const planned = ['1.0.0', '1.0', 'sha-a1b2c3d', 'latest'].map((t) => `${bed.reg1}/${repo}:${t}`);
-    const failed = JSON.parse(r.outputs.metadata).failed as { ref: string; error: string }[];
-    expect(failed.map((f) => f.ref)).toEqual(planned);
-    for (const f of failed)
-      expect(f.error).toMatch(
-        new RegExp(`^Login to ${bed.reg1.replace(/\./g, '\\.')} as ${bed.reg1User} failed`),
-      );
-    expect(r.summary).toContain('| not pushed | error |');
-    for (const ref of planned) expect(r.summary).toContain(ref);
-    expect(await reg1.tags(repo)).toEqual([]);
-  });
+  it.each(REGISTRY_KINDS)(
+    'a refused login: tags and digests empty, every planned ref in metadata and the summary with why (%s registry)',
+    async (kind) => {
+      const reg = registryOfKind(bed, kind);
+      const repo = reg.repo('msg');
+      const r = await runAction({
+        event: events.tag('v1.0.0'),
+        inputs: {
+          images: `${reg.host}/${repo}`,
+          registry: reg.host,
+          username: reg.user,
+          password: 'not-the-token',
+          context: makeContext(),
+        },
+      });
+      expect(r.code).toBe(1);
+      expect(r.outputs.tags).toBe('');
+      expect(r.outputs.digests).toBe('{}');
+      expect(r.outputs.pushed).toBe('false');
+      const planned = ['1.0.0', '1.0', 'sha-a1b2c3d', 'latest'].map((t) => `${reg.host}/${repo}:${t}`);
+      const failed = JSON.parse(r.outputs.metadata).failed as { ref: string; error: string }[];
+      expect(failed.map((f) => f.ref)).toEqual(planned);
+      for (const f of failed)
+        expect(f.error).toMatch(
+          new RegExp(`^Login to ${reg.host.replace(/\./g, '\\.')} as ${reg.user} failed`),
+        );
+      expect(r.summary).toContain('| not pushed | error |');
+      for (const ref of planned) expect(r.summary).toContain(ref);
+      expect(await reg.probe.tags(repo)).toEqual([]);
+    },
+  );
 });
 
 describe('tag rules as metadata-action reads them', () => {
