@@ -16,6 +16,8 @@ TOKEN_PORT=${TOKEN_PORT:-$((REG3_PORT + 1))}
 # so both paths of the pull request cleanup are tested.
 REG1_DELETE=${REG1_DELETE:-true}
 REG2_DELETE=${REG2_DELETE:-false}
+# The token registry deletes too, so the cleanup runs through the `delete` scope of its tokens.
+REG3_DELETE=${REG3_DELETE:-true}
 
 need_packages() {
   local missing=()
@@ -69,8 +71,8 @@ YML
   } >>"$ENV_DIR/env"
 }
 
-start_token_registry() { # start_token_registry <name> <port> <token port> <user>
-  local name=$1 port=$2 tport=$3 user=$4 dir="$ENV_DIR/$1" pass service="publish-image-$1"
+start_token_registry() { # start_token_registry <name> <port> <token port> <user> <delete: true|false>
+  local name=$1 port=$2 tport=$3 user=$4 delete=${5:-true} dir="$ENV_DIR/$1" pass service="publish-image-$1"
   mkdir -p "$dir/data"
   pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   # The token server signs with this key; the registry trusts tokens whose x5c chain ends here.
@@ -85,7 +87,7 @@ version: 0.1
 log: { level: warn, accesslog: { disabled: true } }
 storage:
   filesystem: { rootdirectory: $dir/data }
-  delete: { enabled: true }
+  delete: { enabled: $delete }
 http: { addr: 127.0.0.1:$port }
 auth:
   token:
@@ -110,6 +112,7 @@ YML
     echo "export ${upper}_PASS=$pass"
     echo "export ${upper}_TOKEN_URL=http://127.0.0.1:$tport"
     echo "export ${upper}_TOKEN_LOG=$dir/token.log"
+    echo "export ${upper}_DELETE=$delete"
   } >>"$ENV_DIR/env"
 }
 
@@ -127,7 +130,7 @@ up() {
   wait_for dockerd docker version
   start_registry reg1 "$REG1_PORT" alice "$REG1_DELETE"
   start_registry reg2 "$REG2_PORT" bob "$REG2_DELETE"
-  start_token_registry reg3 "$REG3_PORT" "$TOKEN_PORT" carol
+  start_token_registry reg3 "$REG3_PORT" "$TOKEN_PORT" carol "$REG3_DELETE"
   # A tiny local base image so Dockerfiles with RUN build without any network.
   if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then
     local root="$ENV_DIR/busybox-root"

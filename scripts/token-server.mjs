@@ -7,8 +7,9 @@
  * against its `rootcertbundle`).
  *
  * Who may do what (the rules the e2e tests rely on):
- *   - every caller, anonymous included, may pull any repository (public images, as on Docker Hub);
- *   - a user may push only to `<user>/...` and to the shared namespace `team/...`;
+ *   - every caller, anonymous included, may pull any repository (public images, as on Docker Hub)
+ *     except `<namespace>/private-...` ones, which only who may push there may pull;
+ *   - a user may push (and delete) only in `<user>/...` and in the shared namespace `team/...`;
  *   - anything else asked for (push elsewhere, `registry:catalog:*`) is left out of the token,
  *     as real token servers do, so the registry answers `insufficient_scope`.
  *
@@ -44,6 +45,8 @@ const config = {
   advertised: undefined,
 };
 const SHARED_NAMESPACE = 'team';
+/** `<namespace>/private-...`: a private repository, pulled only by who may push to it. */
+const PRIVATE = /^[^/]+\/private-/;
 
 const b64url = (data) => Buffer.from(data).toString('base64url');
 
@@ -83,7 +86,9 @@ function parseScope(scope) {
 function allowed(account, type, name) {
   if (type !== 'repository') return [];
   const mayPush = account && (name.startsWith(`${account}/`) || name.startsWith(`${SHARED_NAMESPACE}/`));
-  return mayPush ? ['pull', 'push'] : ['pull'];
+  // Where a user may push she may also delete (pull request cleanup untags with DELETE).
+  if (mayPush) return ['pull', 'push', 'delete'];
+  return PRIVATE.test(name) ? [] : ['pull'];
 }
 
 function grant(account, scopes) {

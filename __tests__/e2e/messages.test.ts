@@ -5,14 +5,13 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { events, makeContext, RegistryProbe, runAction, testBed, uniqueRepo, type Env } from './harness.js';
+import { events, makeContext, runAction, testBed, uniqueRepo, type Env } from './harness.js';
+import { REGISTRY_KINDS, registryOfKind, tokenRegistry } from './registries.js';
 
 let bed: Env;
-let reg1: RegistryProbe;
 
 beforeAll(() => {
   bed = testBed();
-  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
 });
 
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
@@ -58,72 +57,88 @@ describe('a failed build says why in its first line, and leaves nothing behind',
     expect(r.summary).toContain('failed with exit code 7');
   });
 
-  it('a private base image without a login names the image and its registry, and what to do', async () => {
-    // A private base on reg2, pushed with reg2's login, then gone from the daemon's images.
-    const base = `${bed.reg2}/${uniqueRepo('base')}`;
-    const pushed = await runAction({
-      event: events.branch('main'),
-      inputs: {
-        images: base,
-        registry: bed.reg2,
-        username: bed.reg2User,
-        password: bed.reg2Pass,
-        tags: 'type=raw,value=1',
-        context: makeContext(),
-      },
-    });
-    expect(pushed.code).toBe(0);
-    docker('image', 'rm', `${base}:1`);
+  it.each(REGISTRY_KINDS)(
+    'a private base image without a login names the image and its registry, and what to do (%s registry)',
+    async (kind) => {
+      // A private base (on the token registry: a private-... repository, no anonymous pull),
+      // pushed with its registry's login, then gone from the daemon's images.
+      const held =
+        kind === 'token'
+          ? tokenRegistry(bed)
+          : { host: bed.reg2, user: bed.reg2User, pass: bed.reg2Pass, repo: uniqueRepo };
+      const host = held.host;
+      const base = `${host}/${held.repo('private-base')}`;
+      const pushed = await runAction({
+        event: events.branch('main'),
+        inputs: {
+          images: base,
+          registry: host,
+          username: held.user,
+          password: held.pass,
+          tags: 'type=raw,value=1',
+          context: makeContext(),
+        },
+      });
+      expect(pushed.code).toBe(0);
+      docker('image', 'rm', `${base}:1`);
 
-    const r = await runAction({
-      event: events.branch('main'),
-      inputs: {
-        images: `${bed.reg1}/${uniqueRepo('msg')}`,
-        ...login(), // a login for reg1 only
-        context: makeContext(1024, `FROM ${base}:1\nCOPY payload.bin /payload.bin\n`),
-      },
-    });
-    expect(r.code).toBe(1);
-    const [first] = errorOf(r.log).split('\n');
-    expect(first).toMatch(
-      new RegExp(
-        `^The base image ${base.replace(/\./g, '\\.')}:1 could not be pulled from ${bed.reg2.replace(/\./g, '\\.')} `,
-      ),
-    );
-    expect(first).toContain(`this step has no login for ${bed.reg2}`);
-    expect(first).toContain(`add a login for ${bed.reg2} to registry-auth`);
-    expect(first).not.toContain('DEPRECATED');
-  });
+      const r = await runAction({
+        event: events.branch('main'),
+        inputs: {
+          images: `${bed.reg1}/${uniqueRepo('msg')}`,
+          ...login(), // a login for reg1 only
+          context: makeContext(1024, `FROM ${base}:1\nCOPY payload.bin /payload.bin\n`),
+        },
+      });
+      expect(r.code).toBe(1);
+      const [first] = errorOf(r.log).split('\n');
+      // A token registry answers as Docker Hub does: docker's "pull access denied for <repository>"
+      // names no tag, and the message names the image as docker did.
+      const tag = kind === 'token' ? '(:1)?' : ':1';
+      expect(first).toMatch(
+        new RegExp(
+          `^The base image ${base.replace(/\./g, '\\.')}${tag} could not be pulled from ${host.replace(/\./g, '\\.')} `,
+        ),
+      );
+      expect(first).toContain(`this step has no login for ${host}`);
+      expect(first).toContain(`add a login for ${host} to registry-auth`);
+      expect(first).not.toContain('DEPRECATED');
+    },
+  );
 });
 
 describe('outputs say what the registries hold after the step', () => {
-  it('a refused login: tags and digests empty, every planned ref in metadata and the summary with why', async () => {
-    const repo = uniqueRepo('msg');
-    const r = await runAction({
-      event: events.tag('v1.0.0'),
-      inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
-        username: bed.reg1User,
-        password: 'not-the-token',
-        context: makeContext(),
-      },
-    });
-    expect(r.code).toBe(1);
-    expect(r.outputs.tags).toBe('');
-    expect(r.outputs.digests).toBe('{}');
-    expect(r.outputs.pushed).toBe('false');
-    const planned = ['1.0.0', '1.0', 'sha-a1b2c3d', 'latest'].map((t) => `${bed.reg1}/${repo}:${t}`);
-    const failed = JSON.parse(r.outputs.metadata).failed as { ref: string; error: string }[];
-    expect(failed.map((f) => f.ref)).toEqual(planned);
-    for (const f of failed)
-      expect(f.error).toMatch(
-        new RegExp(`^Login to ${bed.reg1.replace(/\./g, '\\.')} as ${bed.reg1User} failed`),
-      );
-    expect(r.summary).toContain('| not pushed | error |');
-    for (const ref of planned) expect(r.summary).toContain(ref);
-    expect(await reg1.tags(repo)).toEqual([]);
-  });
+  it.each(REGISTRY_KINDS)(
+    'a refused login: tags and digests empty, every planned ref in metadata and the summary with why (%s registry)',
+    async (kind) => {
+      const reg = registryOfKind(bed, kind);
+      const repo = reg.repo('msg');
+      const r = await runAction({
+        event: events.tag('v1.0.0'),
+        inputs: {
+          images: `${reg.host}/${repo}`,
+          registry: reg.host,
+          username: reg.user,
+          password: 'not-the-token',
+          context: makeContext(),
+        },
+      });
+      expect(r.code).toBe(1);
+      expect(r.outputs.tags).toBe('');
+      expect(r.outputs.digests).toBe('{}');
+      expect(r.outputs.pushed).toBe('false');
+      const planned = ['1.0.0', '1.0', 'sha-a1b2c3d', 'latest'].map((t) => `${reg.host}/${repo}:${t}`);
+      const failed = JSON.parse(r.outputs.metadata).failed as { ref: string; error: string }[];
+      expect(failed.map((f) => f.ref)).toEqual(planned);
+      for (const f of failed)
+        expect(f.error).toMatch(
+          new RegExp(`^Login to ${reg.host.replace(/\./g, '\\.')} as ${reg.user} failed`),
+        );
+      expect(r.summary).toContain('| not pushed | error |');
+      for (const ref of planned) expect(r.summary).toContain(ref);
+      expect(await reg.probe.tags(repo)).toEqual([]);
+    },
+  );
 });
 
 describe('tag rules as metadata-action reads them', () => {

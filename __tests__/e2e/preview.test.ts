@@ -1,9 +1,9 @@
 /**
  * Pull request previews end to end: pushes of two pull requests and main to both registries
- * (reg1 deletes, reg2 has deletes disabled), then PR 7 closes. GitHub's REST API and Docker
- * Hub's web API are local fakes; the registries, dockerd and skopeo are real.
+ * (reg1, or the token registry, deletes; reg2 has deletes disabled), then PR 7 closes. GitHub's
+ * REST API and Docker Hub's web API are local fakes; the registries, dockerd and skopeo are real.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startGitHubFake, type GitHubFake } from '../helpers/githubfake.js';
@@ -14,13 +14,21 @@ import {
   expectNoLeak,
   makeContext,
   type RegistryProbe,
-  registryAuthOf,
   REPO,
   repositoryRecord,
   runAction,
+  secretForms,
   twoRegistries,
   uniqueRepo,
 } from './harness.js';
+import {
+  REGISTRY_KINDS,
+  htpasswdRegistry,
+  registryAuthFor,
+  registryOfKind,
+  tokenLog,
+  type RegistryUnderTest,
+} from './registries.js';
 
 const run = promisify(execFile);
 const GH_TOKEN = 'ghs_fake0123456789abcdefTOKEN';
@@ -29,6 +37,11 @@ let bed: Env;
 let reg1: RegistryProbe;
 let reg2: RegistryProbe;
 let secrets: string[];
+/** The registry that deletes (htpasswd reg1, or the token registry in the cleanup flow), reg2 beside it. */
+let first: RegistryUnderTest;
+const allSecrets = () => [...secrets, ...secretForms(first.user, first.pass)];
+const registryAuth = () =>
+  registryAuthFor([first, { host: bed.reg2, user: bed.reg2User, pass: bed.reg2Pass }]);
 let github: GitHubFake;
 let hub: HubFake;
 
@@ -36,6 +49,9 @@ beforeAll(async () => {
   ({ bed, reg1, reg2, secrets } = twoRegistries());
   github = await startGitHubFake({ token: GH_TOKEN, maxPerPage: 1 });
   hub = await startHubFake({ ...HUB, maxPageSize: 2 });
+});
+beforeEach(() => {
+  first = htpasswdRegistry(bed); // the flows that are about GitHub's side run on reg1 only
 });
 afterAll(async () => {
   await github?.close();
@@ -95,11 +111,11 @@ function step(
 ) {
   return runAction({
     event,
-    secrets: [...secrets, GH_TOKEN, HUB.password],
+    secrets: [...allSecrets(), GH_TOKEN, HUB.password],
     env: { ...apiEnv(), ...env },
     inputs: {
-      images: `${bed.reg1}/${repo}\n${bed.reg2}/${repo}`,
-      'registry-auth': registryAuthOf(bed),
+      images: `${first.host}/${repo}\n${bed.reg2}/${repo}`,
+      'registry-auth': registryAuth(),
       context: makeContext(),
       'github-token': GH_TOKEN,
       'pr-comment': 'true',
@@ -128,20 +144,41 @@ async function skopeoInspect(
     return undefined;
   }
 }
-const on1 = (ref: string) => skopeoInspect(bed.reg1, bed.reg1User, bed.reg1Pass, ref);
+const onFirst = (ref: string) => skopeoInspect(first.host, first.user, first.pass, ref);
 const on2 = (ref: string) => skopeoInspect(bed.reg2, bed.reg2User, bed.reg2Pass, ref);
+
+/**
+ * A request with Basic credentials; on a Bearer challenge (the token registry) again with a
+ * token for the scope it names, fetched with the same credentials.
+ */
+async function withAuth(user: string, pass: string, url: string, init: RequestInit = {}): Promise<Response> {
+  const basic = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  const headers = (auth: string) => ({ ...(init.headers as Record<string, string>), authorization: auth });
+  const r = await fetch(url, { ...init, headers: headers(basic) });
+  const challenge = r.headers.get('www-authenticate') ?? '';
+  if (r.status !== 401 || !/^bearer /i.test(challenge)) return r;
+  const param = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(challenge)?.[1] ?? '';
+  const tokenUrl = new URL(param('realm'));
+  tokenUrl.searchParams.set('service', param('service'));
+  tokenUrl.searchParams.set('scope', param('scope'));
+  const { token } = (await (await fetch(tokenUrl, { headers: { authorization: basic } })).json()) as {
+    token: string;
+  };
+  return fetch(url, { ...init, headers: headers(`Bearer ${token}`) });
+}
 
 /** Points `tag` at the manifest `from` names, as a hand-made retag would. */
 async function retag(host: string, user: string, pass: string, repo: string, from: string, tag: string) {
-  const auth = { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
   const accept =
     'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
-  const got = await fetch(`http://${host}/v2/${repo}/manifests/${from}`, { headers: { ...auth, accept } });
+  const got = await withAuth(user, pass, `http://${host}/v2/${repo}/manifests/${from}`, {
+    headers: { accept },
+  });
   const type = got.headers.get('content-type')!;
   const body = Buffer.from(await got.arrayBuffer());
-  const put = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
+  const put = await withAuth(user, pass, `http://${host}/v2/${repo}/manifests/${tag}`, {
     method: 'PUT',
-    headers: { ...auth, 'content-type': type },
+    headers: { 'content-type': type },
     body,
   });
   expect(put.status).toBe(201);
@@ -151,143 +188,160 @@ const commentsOf = (n: number) =>
   (github.comments.get(n) ?? []).filter((c) => c.body.includes('publish-image preview'));
 
 describe('pull request previews', () => {
-  it('PR 7 pushed twice, PR 8 and main pushed; PR 7 closes: its tags go everywhere they can, shared digests and other tags stay', async () => {
-    const repo = uniqueRepo('preview');
-    // Three comments of people first, so the action's own comment lands on a later page.
-    github.comments.set(
-      7,
-      [1, 2, 3].map((id) => ({ id, body: `looks good ${id}`, user: { login: 'reviewer' } })),
-    );
+  it.each(REGISTRY_KINDS)(
+    'PR 7 pushed twice, PR 8 and main pushed; PR 7 closes: its tags go everywhere they can, shared digests and other tags stay (%s registry first)',
+    async (kind) => {
+      first = registryOfKind(bed, kind);
+      const repo = first.repo('preview');
+      // Three comments of people first, so the action's own comment lands on a later page.
+      github.comments.set(
+        7,
+        [1, 2, 3].map((id) => ({ id, body: `looks good ${id}`, user: { login: 'reviewer' } })),
+      );
 
-    let r = await step(repo, prEvent(7, A1, 'opened'));
-    expect(r.code).toBe(0);
-    expect(commentsOf(7)).toHaveLength(1);
-    const firstComment = commentsOf(7)[0]!;
-    expect(firstComment.body).toContain(`docker pull ${bed.reg1}/${repo}:pr-7`);
-    expect(firstComment.body).toContain(r.outputs.digest);
+      let r = await step(repo, prEvent(7, A1, 'opened'));
+      expect(r.code).toBe(0);
+      expect(commentsOf(7)).toHaveLength(1);
+      const firstComment = commentsOf(7)[0]!;
+      expect(firstComment.body).toContain(`docker pull ${first.host}/${repo}:pr-7`);
+      expect(firstComment.body).toContain(r.outputs.digest);
 
-    r = await step(repo, prEvent(7, A2, 'synchronize'));
-    expect(r.code).toBe(0);
-    const pr7Digest = r.outputs.digest;
-    expect(commentsOf(7)).toHaveLength(1); // updated, not a second one
-    expect(commentsOf(7)[0]!.id).toBe(firstComment.id);
-    expect(commentsOf(7)[0]!.body).toContain(pr7Digest);
-    expect(commentsOf(7)[0]!.body).toContain(A2.slice(0, 7));
-    expect(github.comments.get(7)!.filter((c) => c.user.login === 'reviewer')).toHaveLength(3);
+      r = await step(repo, prEvent(7, A2, 'synchronize'));
+      expect(r.code).toBe(0);
+      const pr7Digest = r.outputs.digest;
+      expect(commentsOf(7)).toHaveLength(1); // updated, not a second one
+      expect(commentsOf(7)[0]!.id).toBe(firstComment.id);
+      expect(commentsOf(7)[0]!.body).toContain(pr7Digest);
+      expect(commentsOf(7)[0]!.body).toContain(A2.slice(0, 7));
+      expect(github.comments.get(7)!.filter((c) => c.user.login === 'reviewer')).toHaveLength(3);
 
-    r = await step(repo, prEvent(8, B1, 'opened'));
-    expect(r.code).toBe(0);
-    const pr8Digest = r.outputs.digest;
-    r = await step(repo, mainPush, { 'pr-comment': 'false' });
-    expect(r.code).toBe(0);
-    const mainDigest = r.outputs.digest;
-    // A hand-made retag: sha-<A1> now names main's image, which closing PR 7 must not remove.
-    for (const [host, user, pass] of [
-      [bed.reg1, bed.reg1User, bed.reg1Pass],
-      [bed.reg2, bed.reg2User, bed.reg2Pass],
-    ] as const)
-      await retag(host, user, pass, repo, 'main', `sha-${A1.slice(0, 7)}`);
+      r = await step(repo, prEvent(8, B1, 'opened'));
+      expect(r.code).toBe(0);
+      const pr8Digest = r.outputs.digest;
+      r = await step(repo, mainPush, { 'pr-comment': 'false' });
+      expect(r.code).toBe(0);
+      const mainDigest = r.outputs.digest;
+      // A hand-made retag: sha-<A1> now names main's image, which closing PR 7 must not remove.
+      for (const [host, user, pass] of [
+        [first.host, first.user, first.pass],
+        [bed.reg2, bed.reg2User, bed.reg2Pass],
+      ] as const)
+        await retag(host, user, pass, repo, 'main', `sha-${A1.slice(0, 7)}`);
 
-    const pr7Tags = ['pr-7', `sha-${A1.slice(0, 7)}`, `sha-${A2.slice(0, 7)}`];
-    const otherTags = ['main', 'latest', `sha-${M.slice(0, 7)}`, 'pr-8', `sha-${B1.slice(0, 7)}`];
-    expect(await reg1.tags(repo)).toEqual([...pr7Tags, ...otherTags].sort());
+      const pr7Tags = ['pr-7', `sha-${A1.slice(0, 7)}`, `sha-${A2.slice(0, 7)}`];
+      const otherTags = ['main', 'latest', `sha-${M.slice(0, 7)}`, 'pr-8', `sha-${B1.slice(0, 7)}`];
+      expect(await first.probe.tags(repo)).toEqual([...pr7Tags, ...otherTags].sort());
 
-    // The same preview on Docker Hub and GHCR (fakes), with a 403 and a shared version.
-    const hubRepo = `hubuser/${repo.split('/')[1]}`;
-    hub.repos.set(hubRepo, new Set([...pr7Tags, ...otherTags]));
-    hub.protectedTags.add(`sha-${A2.slice(0, 7)}`);
-    const pkg = `acme/${repo.split('/')[1]}`;
-    github.packages.set(pkg, [
-      { id: 1, name: pr7Digest, tags: ['pr-7', `sha-${A2.slice(0, 7)}`] },
-      { id: 2, name: mainDigest, tags: ['main', 'latest', `sha-${M.slice(0, 7)}`, `sha-${A1.slice(0, 7)}`] },
-      { id: 3, name: pr8Digest, tags: ['pr-8', `sha-${B1.slice(0, 7)}`] },
-      { id: 4, name: 'sha256:' + '1'.repeat(64), tags: [] },
-    ]); // acme is a user here: the org endpoint answers 404 and the user one is used
-    github.commits.set(7, [A1, A2]);
-    const seenBefore = github.seen.length;
+      // The same preview on Docker Hub and GHCR (fakes), with a 403 and a shared version.
+      const hubRepo = `hubuser/${repo.split('/')[1]}`;
+      hub.repos.set(hubRepo, new Set([...pr7Tags, ...otherTags]));
+      hub.protectedTags.add(`sha-${A2.slice(0, 7)}`);
+      const pkg = `acme/${repo.split('/')[1]}`;
+      github.packages.set(pkg, [
+        { id: 1, name: pr7Digest, tags: ['pr-7', `sha-${A2.slice(0, 7)}`] },
+        {
+          id: 2,
+          name: mainDigest,
+          tags: ['main', 'latest', `sha-${M.slice(0, 7)}`, `sha-${A1.slice(0, 7)}`],
+        },
+        { id: 3, name: pr8Digest, tags: ['pr-8', `sha-${B1.slice(0, 7)}`] },
+        { id: 4, name: 'sha256:' + '1'.repeat(64), tags: [] },
+      ]); // acme is a user here: the org endpoint answers 404 and the user one is used
+      github.commits.set(7, [A1, A2]);
+      const seenBefore = github.seen.length;
+      const closeStarted = new Date().toISOString();
 
-    const close = await step(repo, prEvent(7, A2, 'closed'), {
-      images: [`${bed.reg1}/${repo}`, `${bed.reg2}/${repo}`, `docker.io/${hubRepo}`, `ghcr.io/${pkg}`].join(
-        '\n',
-      ),
-      'registry-auth': `${registryAuthOf(bed)}\n- registry: docker.io\n  username: ${HUB.username}\n  password: ${HUB.password}`,
-      context: '/nonexistent', // nothing is built: no checkout is needed
-    });
-    expect(close.code).toBe(0);
-    expect(close.log).not.toMatch(/^::error::/m);
+      const close = await step(repo, prEvent(7, A2, 'closed'), {
+        images: [
+          `${first.host}/${repo}`,
+          `${bed.reg2}/${repo}`,
+          `docker.io/${hubRepo}`,
+          `ghcr.io/${pkg}`,
+        ].join('\n'),
+        'registry-auth': `${registryAuth()}\n- registry: docker.io\n  username: ${HUB.username}\n  password: ${HUB.password}`,
+        context: '/nonexistent', // nothing is built: no checkout is needed
+      });
+      expect(close.code).toBe(0);
+      expect(close.log).not.toMatch(/^::error::/m);
 
-    // reg1 (deletes enabled): PR 7's tags are gone, including the one on main's digest.
-    for (const t of pr7Tags) expect(await on1(`${repo}:${t}`)).toBeUndefined();
-    expect(await on1(`${repo}:main`)).toBe(mainDigest);
-    expect(await on1(`${repo}@${mainDigest}`)).toBe(mainDigest);
-    expect(await on1(`${repo}:latest`)).toBe(mainDigest);
-    expect(await on1(`${repo}:pr-8`)).toBe(pr8Digest);
-    expect(await reg1.tags(repo)).toEqual([...otherTags].sort());
+      // first.probe (deletes enabled): PR 7's tags are gone, including the one on main's digest.
+      for (const t of pr7Tags) expect(await onFirst(`${repo}:${t}`)).toBeUndefined();
+      expect(await onFirst(`${repo}:main`)).toBe(mainDigest);
+      expect(await onFirst(`${repo}@${mainDigest}`)).toBe(mainDigest);
+      expect(await onFirst(`${repo}:latest`)).toBe(mainDigest);
+      expect(await onFirst(`${repo}:pr-8`)).toBe(pr8Digest);
+      expect(await first.probe.tags(repo)).toEqual([...otherTags].sort());
+      if (kind === 'token') {
+        // Untagging on the token registry took a token that grants `delete` on this repository.
+        const granted = tokenLog(bed, closeStarted, repo).flatMap((e) => e.granted ?? []);
+        expect(granted.filter((g) => g.name === repo).some((g) => g.actions.includes('delete'))).toBe(true);
+      }
 
-    // reg2 (deletes disabled): everything stays, one line says why, the step still succeeds.
-    expect(await reg2.tags(repo)).toEqual([...pr7Tags, ...otherTags].sort());
-    expect(await on2(`${repo}:pr-7`)).toBe(pr7Digest);
-    const disabledLines = close.log
-      .split('\n')
-      .filter((l) => l.includes('deletes disabled (405)') && l.startsWith('::'));
-    expect(disabledLines).toHaveLength(1);
-    expect(disabledLines[0]).toContain(`${bed.reg2}/${repo}`);
+      // reg2 (deletes disabled): everything stays, one line says why, the step still succeeds.
+      expect(await reg2.tags(repo)).toEqual([...pr7Tags, ...otherTags].sort());
+      expect(await on2(`${repo}:pr-7`)).toBe(pr7Digest);
+      const disabledLines = close.log
+        .split('\n')
+        .filter((l) => l.includes('deletes disabled (405)') && l.startsWith('::'));
+      expect(disabledLines).toHaveLength(1);
+      expect(disabledLines[0]).toContain(`${bed.reg2}/${repo}`);
 
-    // Docker Hub: tags deleted by name, the 403 one left and said.
-    expect([...hub.repos.get(hubRepo)!].sort()).toEqual([...otherTags, `sha-${A2.slice(0, 7)}`].sort());
-    // GHCR: the version with only PR 7's tags deleted; the one shared with main left.
-    expect(github.packages.get(pkg)!.map((v) => v.id)).toEqual([2, 3, 4]);
-    const apiCalls = github.seen.slice(seenBefore).map((s) => `${s.method} ${s.path}`);
-    // One item a page (the fake's cap): every page was followed through the Link headers.
-    expect(apiCalls.filter((c) => c.includes('/pulls/7/commits'))).toHaveLength(2);
-    expect(apiCalls.filter((c) => c.startsWith('GET /orgs/acme/packages/'))).toHaveLength(1); // 404: a user
-    expect(apiCalls.filter((c) => c.startsWith('GET /users/acme/packages/'))).toHaveLength(4);
-    expect(
-      hub.seen.filter(
-        (x) =>
-          x.method === 'GET' &&
-          x.path.startsWith(`/v2/namespaces/hubuser/repositories/${repo.split('/')[1]}/tags`),
-      ),
-    ).toHaveLength(4);
-    expect(
-      apiCalls.some(
-        (c) => c.startsWith('DELETE /users/acme/packages/container/') && c.endsWith('/versions/1'),
-      ),
-    ).toBe(true);
+      // Docker Hub: tags deleted by name, the 403 one left and said.
+      expect([...hub.repos.get(hubRepo)!].sort()).toEqual([...otherTags, `sha-${A2.slice(0, 7)}`].sort());
+      // GHCR: the version with only PR 7's tags deleted; the one shared with main left.
+      expect(github.packages.get(pkg)!.map((v) => v.id)).toEqual([2, 3, 4]);
+      const apiCalls = github.seen.slice(seenBefore).map((s) => `${s.method} ${s.path}`);
+      // One item a page (the fake's cap): every page was followed through the Link headers.
+      expect(apiCalls.filter((c) => c.includes('/pulls/7/commits'))).toHaveLength(2);
+      expect(apiCalls.filter((c) => c.startsWith('GET /orgs/acme/packages/'))).toHaveLength(1); // 404: a user
+      expect(apiCalls.filter((c) => c.startsWith('GET /users/acme/packages/'))).toHaveLength(4);
+      expect(
+        hub.seen.filter(
+          (x) =>
+            x.method === 'GET' &&
+            x.path.startsWith(`/v2/namespaces/hubuser/repositories/${repo.split('/')[1]}/tags`),
+        ),
+      ).toHaveLength(4);
+      expect(
+        apiCalls.some(
+          (c) => c.startsWith('DELETE /users/acme/packages/container/') && c.endsWith('/versions/1'),
+        ),
+      ).toBe(true);
 
-    const report = JSON.parse(close.outputs.cleanup!) as {
-      tags: string[];
-      removed: { ref: string; digest?: string; untagged?: string }[];
-      left: { ref: string; why: string }[];
-    };
-    expect(report.tags).toEqual([...pr7Tags].sort());
-    expect(report.removed.map((x) => x.ref).sort()).toEqual(
-      [
-        ...pr7Tags.map((t) => `${bed.reg1}/${repo}:${t}`),
-        `docker.io/${hubRepo}:pr-7`,
-        `docker.io/${hubRepo}:sha-${A1.slice(0, 7)}`,
-        `ghcr.io/${pkg}:pr-7`,
-        `ghcr.io/${pkg}:sha-${A2.slice(0, 7)}`,
-      ].sort(),
-    );
-    const untagged = report.removed.find((x) => x.ref === `${bed.reg1}/${repo}:sha-${A1.slice(0, 7)}`);
-    expect(untagged).toEqual(
-      expect.objectContaining({ digest: mainDigest, untagged: expect.stringContaining('main') }),
-    );
-    const why = (ref: string) => report.left.find((l) => l.ref === ref)?.why ?? '';
-    for (const t of pr7Tags) expect(why(`${bed.reg2}/${repo}:${t}`)).toContain('405');
-    expect(why(`docker.io/${hubRepo}:sha-${A2.slice(0, 7)}`)).toContain('Delete');
-    expect(why(`ghcr.io/${pkg}:sha-${A1.slice(0, 7)}`)).toContain('also carries main');
-    expect(close.outputs.pushed).toBe('false');
-    expect(close.summary).toContain(`${bed.reg1}/${repo}:pr-7`);
-    expect(close.summary).toContain('deletes disabled');
+      const report = JSON.parse(close.outputs.cleanup!) as {
+        tags: string[];
+        removed: { ref: string; digest?: string; untagged?: string }[];
+        left: { ref: string; why: string }[];
+      };
+      expect(report.tags).toEqual([...pr7Tags].sort());
+      expect(report.removed.map((x) => x.ref).sort()).toEqual(
+        [
+          ...pr7Tags.map((t) => `${first.host}/${repo}:${t}`),
+          `docker.io/${hubRepo}:pr-7`,
+          `docker.io/${hubRepo}:sha-${A1.slice(0, 7)}`,
+          `ghcr.io/${pkg}:pr-7`,
+          `ghcr.io/${pkg}:sha-${A2.slice(0, 7)}`,
+        ].sort(),
+      );
+      const untagged = report.removed.find((x) => x.ref === `${first.host}/${repo}:sha-${A1.slice(0, 7)}`);
+      expect(untagged).toEqual(
+        expect.objectContaining({ digest: mainDigest, untagged: expect.stringContaining('main') }),
+      );
+      const why = (ref: string) => report.left.find((l) => l.ref === ref)?.why ?? '';
+      for (const t of pr7Tags) expect(why(`${bed.reg2}/${repo}:${t}`)).toContain('405');
+      expect(why(`docker.io/${hubRepo}:sha-${A2.slice(0, 7)}`)).toContain('Delete');
+      expect(why(`ghcr.io/${pkg}:sha-${A1.slice(0, 7)}`)).toContain('also carries main');
+      expect(close.outputs.pushed).toBe('false');
+      expect(close.summary).toContain(`${first.host}/${repo}:pr-7`);
+      expect(close.summary).toContain('deletes disabled');
 
-    // The comment says the preview went; still one.
-    expect(commentsOf(7)).toHaveLength(1);
-    expect(commentsOf(7)[0]!.body).toContain('removed');
-    expect(commentsOf(8)).toHaveLength(1);
-    expectNoLeak(close, [...secrets, GH_TOKEN, HUB.password]);
-  });
+      // The comment says the preview went; still one.
+      expect(commentsOf(7)).toHaveLength(1);
+      expect(commentsOf(7)[0]!.body).toContain('removed');
+      expect(commentsOf(8)).toHaveLength(1);
+      expectNoLeak(close, [...allSecrets(), GH_TOKEN, HUB.password]);
+    },
+  );
 
   it('when the GitHub API refuses (403), the head commit is used and GHCR is left with the reason; the step succeeds', async () => {
     const repo = uniqueRepo('preview');

@@ -11,24 +11,25 @@ import {
   events,
   expectNoLeak,
   makeContext,
-  registryAuthOf,
   RegistryProbe,
   runAction,
+  secretForms,
   SHA,
   twoRegistries,
-  uniqueRepo,
   type Env,
 } from './harness.js';
+import { REGISTRY_KINDS, registryAuthFor, registryOfKind, type RegistryUnderTest } from './registries.js';
 import { Skopeo } from './skopeo.js';
 
 let bed: Env;
-let reg1: RegistryProbe;
 let reg2: RegistryProbe;
 let secrets: string[];
 let skopeo: Skopeo;
+/** The registry each flow pushes to first (htpasswd reg1 or the token registry), reg2 beside it. */
+let reg: RegistryUnderTest;
 
 beforeAll(() => {
-  ({ bed, reg1, reg2, secrets } = twoRegistries());
+  ({ bed, reg2, secrets } = twoRegistries());
   skopeo = new Skopeo(bed);
 });
 
@@ -45,11 +46,11 @@ const SLSA02 = 'https://slsa.dev/provenance/v0.2';
 function publish(repo: string, inputs: Record<string, string>, tag = 'v1.2.3') {
   return runAction({
     event: events.tag(tag),
-    secrets,
+    secrets: [...secrets, ...secretForms(reg.user, reg.pass)],
     env: RUN_ENV,
     inputs: {
-      images: `${bed.reg1}/${repo}\n${bed.reg2}/${repo}`,
-      'registry-auth': registryAuthOf(bed),
+      images: `${reg.host}/${repo}\n${bed.reg2}/${repo}`,
+      'registry-auth': registryAuthFor([reg, { host: bed.reg2, user: bed.reg2User, pass: bed.reg2Pass }]),
       ...inputs,
     },
   });
@@ -106,17 +107,21 @@ async function everythingUnder(probe: RegistryProbe, repo: string, ref: string):
   return out;
 }
 
-describe('provenance: true on a release', () => {
+describe.each(REGISTRY_KINDS)('provenance: true on a release (%s registry first)', (kind) => {
+  beforeAll(() => {
+    reg = registryOfKind(bed, kind);
+  });
+
   it('tags an index of the image and its attestation, whose statement is about that image', async () => {
-    const repo = uniqueRepo('prov');
+    const repo = reg.repo('prov');
     const r = await publish(repo, {
       context: makeContext(4096),
       provenance: 'true',
       'build-args': 'API_URL=https://api.example.com\nLOOKS_SECRET=hunter2-but-public',
     });
     expect(r.code).toBe(0);
-    const { index, images, attestations } = await indexOf(reg1, repo, '1.2.3');
-    expect(r.outputs.digest).toBe((await reg1.manifest(repo, '1.2.3'))!.digest);
+    const { index, images, attestations } = await indexOf(reg.probe, repo, '1.2.3');
+    expect(r.outputs.digest).toBe((await reg.probe.manifest(repo, '1.2.3'))!.digest);
     expect((await reg2.manifest(repo, 'latest'))!.digest).toBe(r.outputs.digest);
     expect(images).toHaveLength(1);
     expect(images[0].platform).toMatchObject({ os: 'linux', architecture: 'amd64' });
@@ -126,9 +131,9 @@ describe('provenance: true on a release', () => {
     expect(meta.platforms).toEqual({ 'linux/amd64': images[0].digest });
     expect(meta.attestations).toEqual({ 'linux/amd64': attestations[0].digest });
 
-    const statement = await statementOf(reg1, repo, attestations[0], images[0]);
+    const statement = await statementOf(reg.probe, repo, attestations[0], images[0]);
     const names = statement.subject.map((s: any) => s.name);
-    expect(names).toContain(`pkg:docker/${bed.reg1}/${repo}@1.2.3?platform=linux%2Famd64`);
+    expect(names).toContain(`pkg:docker/${reg.host}/${repo}@1.2.3?platform=linux%2Famd64`);
     expect(names).toContain(`pkg:docker/${bed.reg2}/${repo}@latest?platform=linux%2Famd64`);
     const p = statement.predicate;
     expect(p.builder.id).toBe('https://github.com/acme/api/actions/runs/4242/attempts/2');
@@ -165,7 +170,7 @@ describe('provenance: true on a release', () => {
       for (const s of secrets) expect(bytes.toString('latin1')).not.toContain(s);
     }
     // skopeo still pulls the amd64 image whole through the index.
-    const dir = await skopeo.fetch(`${bed.reg1}/${repo}:1.2.3`, 'amd64');
+    const dir = await skopeo.fetch(`${reg.host}/${repo}:1.2.3`, 'amd64');
     const manifest = readFileSync(path.join(dir, 'manifest.json'));
     expect(`sha256:${createHash('sha256').update(manifest).digest('hex')}`).toBe(images[0].digest);
     expect(r.summary).toMatch(/\*\*Provenance:\*\* attached \(SLSA v0\.2, mode=min\)/);
@@ -173,7 +178,7 @@ describe('provenance: true on a release', () => {
   });
 
   it('mode=max adds the build arguments, labels, build parameters and the Dockerfile digest', async () => {
-    const repo = uniqueRepo('provmax');
+    const repo = reg.repo('provmax');
     const context = makeContext(1024, 'FROM scratch\nARG API_URL\nLABEL api=$API_URL\nCOPY payload.bin /p\n');
     const r = await publish(repo, {
       context,
@@ -182,8 +187,8 @@ describe('provenance: true on a release', () => {
       'build-args': 'API_URL=https://api.example.com',
     });
     expect(r.code).toBe(0);
-    const { images, attestations } = await indexOf(reg1, repo, '1.2.3');
-    const p = (await statementOf(reg1, repo, attestations[0], images[0])).predicate;
+    const { images, attestations } = await indexOf(reg.probe, repo, '1.2.3');
+    const p = (await statementOf(reg.probe, repo, attestations[0], images[0])).predicate;
     expect(p.invocation.parameters.args).toMatchObject({
       'build-arg:API_URL': 'https://api.example.com',
       'label:org.opencontainers.image.revision': SHA,
@@ -194,16 +199,16 @@ describe('provenance: true on a release', () => {
     );
     expect(p.metadata.completeness.parameters).toBe(true);
     expect(r.summary).toContain('mode=max');
-    for (const bytes of await everythingUnder(reg1, repo, '1.2.3'))
+    for (const bytes of await everythingUnder(reg.probe, repo, '1.2.3'))
       for (const s of secrets) expect(bytes.toString('latin1')).not.toContain(s);
   });
 
   it('names each base image with the digest it was pulled by (multi-stage, pull, one platform)', async () => {
-    const baseRepo = uniqueRepo('provbase');
+    const baseRepo = reg.repo('provbase');
     const base = await publish(baseRepo, { source: 'local/busybox' }, 'v1.0.0');
     expect(base.code).toBe(0);
-    const baseRef = `${bed.reg1}/${baseRepo}:1.0.0`;
-    const repo = uniqueRepo('provfrom');
+    const baseRef = `${reg.host}/${baseRepo}:1.0.0`;
+    const repo = reg.repo('provfrom');
     const dockerfile = `FROM ${baseRef} AS tools\nFROM scratch\nLABEL x=y\nCOPY --from=tools /bin/busybox /busybox\n`;
     const r = await publish(repo, {
       context: makeContext(16, dockerfile),
@@ -212,17 +217,17 @@ describe('provenance: true on a release', () => {
       provenance: 'mode=max',
     });
     expect(r.code).toBe(0);
-    const { images, attestations } = await indexOf(reg1, repo, '1.2.3');
-    const p = (await statementOf(reg1, repo, attestations[0], images[0])).predicate;
+    const { images, attestations } = await indexOf(reg.probe, repo, '1.2.3');
+    const p = (await statementOf(reg.probe, repo, attestations[0], images[0])).predicate;
     expect(p.materials).toContainEqual({
-      uri: `pkg:docker/${bed.reg1}/${baseRepo}@1.0.0?platform=linux%2Famd64`,
+      uri: `pkg:docker/${reg.host}/${baseRepo}@1.0.0?platform=linux%2Famd64`,
       digest: { sha256: base.outputs.digest.replace('sha256:', '') },
     });
-    expect((await skopeo.config(`${bed.reg1}/${repo}:1.2.3`, 'amd64')).config.Labels.x).toBe('y');
+    expect((await skopeo.config(`${reg.host}/${repo}:1.2.3`, 'amd64')).config.Labels.x).toBe('y');
   });
 
   it('a push of the same image again finds its layers through the attested index and sends none', async () => {
-    const repo = uniqueRepo('provagain');
+    const repo = reg.repo('provagain');
     const context = makeContext(300_000);
     const first = await publish(repo, { context, provenance: 'true' }, 'v1.2.3');
     expect(first.code).toBe(0);
@@ -230,19 +235,19 @@ describe('provenance: true on a release', () => {
     const again = await publish(repo, { context, provenance: 'true' }, 'v1.2.3');
     expect(again.code).toBe(0);
     expect(again.log).toContain('every registry already holds 1 of the layers');
-    const { images, attestations } = await indexOf(reg1, repo, '1.2.3');
+    const { images, attestations } = await indexOf(reg.probe, repo, '1.2.3');
     expect(images).toHaveLength(1);
     expect(attestations).toHaveLength(1);
   });
 
   it('version=v1 writes SLSA v1 in an in-toto Statement v1, same layout', async () => {
-    const repo = uniqueRepo('provv1');
+    const repo = reg.repo('provv1');
     const r = await publish(repo, { context: makeContext(512), provenance: 'mode=min,version=v1' });
     expect(r.code).toBe(0);
-    const { images, attestations } = await indexOf(reg1, repo, '1.2.3');
-    const att = (await reg1.manifest(repo, attestations[0].digest))!.body;
+    const { images, attestations } = await indexOf(reg.probe, repo, '1.2.3');
+    const att = (await reg.probe.manifest(repo, attestations[0].digest))!.body;
     expect(att.layers[0].annotations['in-toto.io/predicate-type']).toBe('https://slsa.dev/provenance/v1');
-    const statement = await reg1.blobJson(repo, att.layers[0].digest);
+    const statement = await reg.probe.blobJson(repo, att.layers[0].digest);
     expect(statement._type).toBe('https://in-toto.io/Statement/v1');
     expect(statement.subject[0].digest.sha256).toBe(images[0].digest.replace('sha256:', ''));
     expect(statement.predicate.runDetails.builder.id).toBe(
@@ -255,10 +260,10 @@ describe('provenance: true on a release', () => {
   });
 
   it('without the input nothing changes: the tag names the image manifest itself', async () => {
-    const repo = uniqueRepo('noprov');
+    const repo = reg.repo('noprov');
     const r = await publish(repo, { context: makeContext(2048) });
     expect(r.code).toBe(0);
-    const held = (await reg1.manifest(repo, '1.2.3'))!;
+    const held = (await reg.probe.manifest(repo, '1.2.3'))!;
     expect(held.body.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
     expect(held.digest).toBe(r.outputs.digest);
     expect(JSON.parse(r.outputs.metadata).attestations).toEqual({});
@@ -266,27 +271,31 @@ describe('provenance: true on a release', () => {
   });
 
   it('refuses a provenance value that means nothing, naming the input, before any work', async () => {
-    const repo = uniqueRepo('provbad');
+    const repo = reg.repo('provbad');
     const r = await publish(repo, { context: makeContext(), provenance: 'mode=maximum' });
     expect(r.code).not.toBe(0);
     expect(r.log).not.toContain('Logged in to');
-    expect(await reg1.tags(repo)).toEqual([]);
+    expect(await reg.probe.tags(repo)).toEqual([]);
     expect(r.log).toMatch(
       /::error::Input "provenance": must be false, true, mode=min or mode=max.*mode=maximum/,
     );
   });
 });
 
-describe('provenance with several platforms', () => {
+describe.each(REGISTRY_KINDS)('provenance with several platforms (%s registry first)', (kind) => {
+  beforeAll(() => {
+    reg = registryOfKind(bed, kind);
+  });
+
   it('a multi-platform index carries one attestation per platform image', async () => {
-    const repo = uniqueRepo('provmulti');
+    const repo = reg.repo('provmulti');
     const r = await publish(repo, {
       context: makeContext(2048),
       platforms: 'linux/amd64,linux/arm64',
       provenance: 'true',
     });
     expect(r.code).toBe(0);
-    for (const probe of [reg1, reg2]) {
+    for (const probe of [reg.probe, reg2]) {
       const { images, attestations } = await indexOf(probe, repo, '1.2.3');
       expect(images.map((m) => m.platform.architecture).sort()).toEqual(['amd64', 'arm64']);
       expect(attestations).toHaveLength(2);
@@ -307,7 +316,7 @@ describe('provenance with several platforms', () => {
   });
 
   it('push-by-digest legs with provenance merge into one index with every attestation', async () => {
-    const repo = uniqueRepo('provmerge');
+    const repo = reg.repo('provmerge');
     const context = makeContext(2048);
     const legs: string[] = [];
     for (const platform of ['linux/amd64', 'linux/arm64']) {
@@ -319,18 +328,18 @@ describe('provenance with several platforms', () => {
       });
       expect(leg.code).toBe(0);
       // The leg's digest names its own index: the image and its attestation.
-      const { images, attestations } = await indexOf(reg1, repo, leg.outputs.digest);
+      const { images, attestations } = await indexOf(reg.probe, repo, leg.outputs.digest);
       expect(images).toHaveLength(1);
-      const statement = await statementOf(reg1, repo, attestations[0], images[0]);
+      const statement = await statementOf(reg.probe, repo, attestations[0], images[0]);
       expect(statement.subject.map((s: any) => s.name)).toContain(
-        `pkg:docker/${bed.reg1}/${repo}?platform=${encodeURIComponent(platform)}`,
+        `pkg:docker/${reg.host}/${repo}?platform=${encodeURIComponent(platform)}`,
       );
       legs.push(leg.outputs.digest);
     }
     const merged = await publish(repo, { 'merge-digests': legs.join('\n'), provenance: 'true' });
     expect(merged.code).toBe(0);
     expect(merged.log).not.toContain('without it');
-    for (const probe of [reg1, reg2]) {
+    for (const probe of [reg.probe, reg2]) {
       const { images, attestations } = await indexOf(probe, repo, '1.2.3');
       expect(images.map((m) => m.platform.architecture).sort()).toEqual(['amd64', 'arm64']);
       expect(attestations).toHaveLength(2);
@@ -343,12 +352,12 @@ describe('provenance with several platforms', () => {
     expect(Object.keys(meta.platforms).sort()).toEqual(['linux/amd64', 'linux/arm64']);
     expect(Object.keys(meta.attestations).sort()).toEqual(['linux/amd64', 'linux/arm64']);
     expect(merged.summary).toContain('**Provenance:** attached');
-    const config = await skopeo.config(`${bed.reg1}/${repo}:1.2.3`, 'arm64');
+    const config = await skopeo.config(`${reg.host}/${repo}:1.2.3`, 'arm64');
     expect(config.architecture).toBe('arm64');
   });
 
   it('a merge asked for provenance whose legs have none says so, and attaches nothing', async () => {
-    const repo = uniqueRepo('provbare');
+    const repo = reg.repo('provbare');
     const context = makeContext(1024);
     const legs: string[] = [];
     for (const platform of ['linux/amd64', 'linux/arm64']) {
@@ -361,7 +370,7 @@ describe('provenance with several platforms', () => {
     expect(merged.log).toMatch(
       /::warning::provenance is on, but the per-platform jobs pushed linux\/amd64, linux\/arm64 without it/,
     );
-    expect((await indexOf(reg1, repo, '1.2.3')).attestations).toEqual([]);
+    expect((await indexOf(reg.probe, repo, '1.2.3')).attestations).toEqual([]);
     expect(merged.summary).toContain('**Provenance:** asked for, but none was attached');
   });
 });

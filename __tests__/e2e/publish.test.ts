@@ -1,7 +1,6 @@
 import { describe, expect, it, beforeAll } from '@jest/globals';
 import {
   expectNoLeak,
-  RegistryProbe,
   SHA,
   events,
   filesContaining,
@@ -9,24 +8,17 @@ import {
   runAction,
   secretForms,
   testBed,
-  uniqueRepo,
   visibleLog,
   type Env,
 } from './harness.js';
-import { REGISTRY_KINDS, htpasswdRegistry, registryOfKind, type RegistryUnderTest } from './registries.js';
+import { REGISTRY_KINDS, registryOfKind, type RegistryUnderTest } from './registries.js';
 
 let bed: Env;
-let reg1: RegistryProbe;
 const short = SHA.slice(0, 7);
 
 beforeAll(() => {
   bed = testBed();
-  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
 });
-
-function publish(repo: string, event: ReturnType<typeof events.tag>, inputs: Record<string, string> = {}) {
-  return publishTo(htpasswdRegistry(bed), repo, event, inputs);
-}
 
 function publishTo(
   reg: RegistryUnderTest,
@@ -168,18 +160,26 @@ describe.each(REGISTRY_KINDS)('publishing with the default tag rules (%s registr
   });
 });
 
-describe('publishing an image that is already in the daemon (source)', () => {
-  it('tags and pushes it without building', async () => {
-    const repo = uniqueRepo();
-    const first = await publish(repo, events.branch('main'), { tags: 'type=raw,value=one', push: 'false' });
-    expect(first.code).toBe(0);
-    const r = await publish(repo, events.branch('main'), {
-      tags: 'type=raw,value=two',
-      source: first.outputs.imageid,
-      context: '/nonexistent',
+describe.each(REGISTRY_KINDS)(
+  'publishing an image that is already in the daemon (source; %s registry)',
+  (kind) => {
+    it('tags and pushes it without building', async () => {
+      const reg = registryOfKind(bed, kind);
+      const repo = reg.repo();
+      const first = await publishTo(reg, repo, events.branch('main'), {
+        tags: 'type=raw,value=one',
+        push: 'false',
+      });
+      expect(first.code).toBe(0);
+      const r = await publishTo(reg, repo, events.branch('main'), {
+        tags: 'type=raw,value=two',
+        source: first.outputs.imageid,
+        context: '/nonexistent',
+      });
+      expect(r.code).toBe(0);
+      expect(r.outputs.imageid).toBe(first.outputs.imageid);
+      expect(await reg.probe.tags(repo)).toEqual(['two']);
+      expectNoLeak(r, secretForms(reg.user, reg.pass));
     });
-    expect(r.code).toBe(0);
-    expect(r.outputs.imageid).toBe(first.outputs.imageid);
-    expect(await reg1.tags(repo)).toEqual(['two']);
-  });
-});
+  },
+);

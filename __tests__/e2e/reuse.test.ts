@@ -15,21 +15,25 @@ import { tempDir } from '../helpers/tmp.js';
 import {
   events,
   expectNoLeak,
-  registryAuthOf,
   RegistryProbe,
   runAction,
+  secretForms,
   twoRegistries,
-  uniqueRepo,
   SHA,
   type Env,
 } from './harness.js';
+import { REGISTRY_KINDS, registryAuthFor, registryOfKind, type RegistryUnderTest } from './registries.js';
 
 let bed: Env;
 let secrets: string[];
-let p1: FaultProxy;
+/** A recording proxy in front of each registry that may hold the base (htpasswd reg1, the token registry). */
+let proxyOf: Partial<Record<(typeof REGISTRY_KINDS)[number], FaultProxy>> = {};
 let p2: FaultProxy;
-let probe1: RegistryProbe;
 let probe2: RegistryProbe;
+/** The flow under test: the registry holding the base, the proxy in front of it, a probe through it. */
+let first: RegistryUnderTest;
+let p1: FaultProxy;
+let probe1: RegistryProbe;
 let base = '';
 let baseLayers: { digest: string; size: number }[] = [];
 const APP_BYTES = 256 * 1024;
@@ -69,18 +73,26 @@ const uploaded = (p: FaultProxy, from = 0) =>
 
 beforeAll(async () => {
   ({ bed, secrets } = twoRegistries());
-  p1 = await startFaultProxy(bed.reg1);
+  proxyOf = { htpasswd: await startFaultProxy(bed.reg1), token: await startFaultProxy(bed.reg3) };
   p2 = await startFaultProxy(bed.reg2);
-  probe1 = new RegistryProbe(p1.host, bed.reg1User, bed.reg1Pass);
   probe2 = new RegistryProbe(p2.host, bed.reg2User, bed.reg2Pass);
-  // The base: two layers of text, pushed by the docker CLI, then removed from the daemon.
+});
+
+/**
+ * The base: two layers of text, pushed by the docker CLI to the first registry (on the token
+ * registry a private repository: no anonymous pull), then removed from the daemon.
+ */
+async function pushBase(kind: (typeof REGISTRY_KINDS)[number]): Promise<void> {
+  first = registryOfKind(bed, kind);
+  p1 = proxyOf[kind]!;
+  probe1 = new RegistryProbe(p1.host, first.user, first.pass);
   const ctx = tempDir('publish-image-base');
   writeFileSync(path.join(ctx, 'a.txt'), text(3 * 1024 * 1024));
   writeFileSync(path.join(ctx, 'b.txt'), text(3 * 1024 * 1024));
   writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\n');
-  base = `${p1.host}/${uniqueRepo('base')}:1`;
+  base = `${p1.host}/${first.repo('private-base')}:1`;
   const cfg = tempDir('publish-image-basecfg');
-  await docker(['login', '-u', bed.reg1User, '--password-stdin', p1.host], bed.reg1Pass, {
+  await docker(['login', '-u', first.user, '--password-stdin', p1.host], first.pass, {
     DOCKER_CONFIG: cfg,
   });
   await docker(['build', '-q', '-t', base, ctx]);
@@ -89,10 +101,32 @@ beforeAll(async () => {
   const [repo, tag] = base.slice(p1.host.length + 1).split(':') as [string, string];
   baseLayers = (await probe1.manifest(repo, tag))!.body.layers;
   expect(baseLayers).toHaveLength(2);
-}, 120_000);
+  if (kind === 'token') expect(await anonymousPull(repo, tag)).toBe(401);
+}
+
+/** The status an anonymous pull of `repo:tag` from the token registry ends with. */
+async function anonymousPull(repo: string, tag: string): Promise<number> {
+  const url = `http://${bed.reg3}/v2/${repo}/manifests/${tag}`;
+  const challenge = (await fetch(url)).headers.get('www-authenticate') ?? '';
+  const param = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(challenge)?.[1] ?? '';
+  const tokenUrl = new URL(param('realm'));
+  tokenUrl.searchParams.set('service', param('service'));
+  tokenUrl.searchParams.set('scope', param('scope'));
+  const { token } = (await (await fetch(tokenUrl)).json()) as { token: string };
+  return (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status;
+}
+
+/** `registry-auth` for the first registry and reg2, under their proxies' names. */
+const registryAuth = () =>
+  registryAuthFor([
+    { host: p1.host, user: first.user, pass: first.pass },
+    { host: p2.host, user: bed.reg2User, pass: bed.reg2Pass },
+  ]);
+const allSecrets = () => [...secrets, ...secretForms(first.user, first.pass)];
 
 afterAll(async () => {
-  await p1?.close();
+  await proxyOf.htpasswd?.close();
+  await proxyOf.token?.close();
   await p2?.close();
 });
 
@@ -117,9 +151,13 @@ async function skopeoFetches(ref: string, user: string, pass: string): Promise<s
   return readdirSync(out);
 }
 
-describe('an app FROM a base a registry holds', () => {
-  const repo = uniqueRepo('reuse');
+describe.each(REGISTRY_KINDS)('an app FROM a base a registry holds (%s registry holds it)', (kind) => {
+  let repo = '';
   let imageid = '';
+  beforeAll(async () => {
+    await pushBase(kind);
+    repo = first.repo('reuse');
+  }, 120_000);
 
   it('lists the base layer digests in every pushed manifest, uploads about the app layer, and skopeo fetches it', async () => {
     const ctx = tempDir('publish-image-app');
@@ -128,10 +166,10 @@ describe('an app FROM a base a registry holds', () => {
     const before = [p1.requests.length, p2.requests.length] as const;
     const r = await runAction({
       event: events.pr(7, false),
-      secrets,
+      secrets: allSecrets(),
       inputs: {
         images: `${p1.host}/${repo}\n${p2.host}/${repo}`,
-        'registry-auth': registryAuthOf(bed, p1.host, p2.host),
+        'registry-auth': registryAuth(),
         context: ctx,
         'latest-forward-only': 'false',
       },
@@ -139,7 +177,7 @@ describe('an app FROM a base a registry holds', () => {
     if (process.env.REUSE_LOG) console.log(r.log);
     expect(r.log).not.toContain('::error::');
     expect(r.code).toBe(0);
-    expectNoLeak(r, secrets);
+    expectNoLeak(r, allSecrets());
     imageid = r.outputs.imageid!;
     expect(r.log).toContain(`Base image: ${base}`);
     expect(r.log).toMatch(/Publishing by (daemon push|export)/);
@@ -156,8 +194,8 @@ describe('an app FROM a base a registry holds', () => {
         );
         const files = await skopeoFetches(
           `${host}/${repo}:${tag}`,
-          probe === probe1 ? bed.reg1User : bed.reg2User,
-          probe === probe1 ? bed.reg1Pass : bed.reg2Pass,
+          probe === probe1 ? first.user : bed.reg2User,
+          probe === probe1 ? first.pass : bed.reg2Pass,
         );
         for (const l of m.body.layers as { digest: string }[]) expect(files).toContain(l.digest.slice(7));
       }
@@ -188,12 +226,12 @@ describe('an app FROM a base a registry holds', () => {
       auth,
       JSON.stringify({
         auths: {
-          [p1.host]: { auth: b64(bed.reg1User, bed.reg1Pass) },
+          [p1.host]: { auth: b64(first.user, first.pass) },
           [p2.host]: { auth: b64(bed.reg2User, bed.reg2Pass) },
         },
       }),
     );
-    const mirror = `${p2.host}/${uniqueRepo('mirror')}:1`;
+    const mirror = `${p2.host}/${first.repo('mirror')}:1`;
     await promisify(execFile)('skopeo', [
       'copy',
       '-q',
@@ -204,14 +242,14 @@ describe('an app FROM a base a registry holds', () => {
       `docker://${base}`,
       `docker://${mirror}`,
     ]);
-    const repo3 = uniqueRepo('reuse');
+    const repo3 = first.repo('reuse');
     const before = p2.requests.length;
     const r = await runAction({
       event: events.pr(9, false),
-      secrets,
+      secrets: allSecrets(),
       inputs: {
         images: `${p2.host}/${repo3}`,
-        'registry-auth': registryAuthOf(bed, p1.host, p2.host),
+        'registry-auth': registryAuth(),
         source: imageid,
         base: mirror,
         'latest-forward-only': 'false',
@@ -237,14 +275,14 @@ describe('an app FROM a base a registry holds', () => {
   it('a base on a registry that does not answer costs seconds, not the retry budget', async () => {
     // Nothing listens on the last port of this test bed's range.
     const nowhere = `127.0.0.1:${process.env.REUSE_DEAD_PORT ?? '5169'}/acme/base:1`;
-    const repo4 = uniqueRepo('reuse');
+    const repo4 = first.repo('reuse');
     const started = Date.now();
     const r = await runAction({
       event: events.pr(10, false),
-      secrets,
+      secrets: allSecrets(),
       inputs: {
         images: `${p1.host}/${repo4}`,
-        'registry-auth': registryAuthOf(bed, p1.host, p2.host),
+        'registry-auth': registryAuth(),
         source: imageid,
         base: nowhere,
         'latest-forward-only': 'false',
@@ -260,7 +298,7 @@ describe('an app FROM a base a registry holds', () => {
 
   it('reports a base it cannot read in one line and still pushes, by uploading', async () => {
     expect(imageid).toMatch(/^sha256:/);
-    const repo2 = uniqueRepo('reuse');
+    const repo2 = first.repo('reuse');
     const [baseRepo] = base.slice(p1.host.length + 1).split(':') as [string];
     p1.addFault({
       method: 'GET',
@@ -277,10 +315,10 @@ describe('an app FROM a base a registry holds', () => {
     try {
       const r = await runAction({
         event: events.pr(8, false),
-        secrets,
+        secrets: allSecrets(),
         inputs: {
           images: `${p1.host}/${repo2}`,
-          'registry-auth': registryAuthOf(bed, p1.host, p2.host),
+          'registry-auth': registryAuth(),
           source: imageid,
           base,
           'latest-forward-only': 'false',

@@ -14,12 +14,12 @@ import {
   events,
   expectNoLeak,
   makeContext,
-  registryAuthOf,
   runAction,
+  secretForms,
   twoRegistries,
-  uniqueRepo,
   type Env,
 } from './harness.js';
+import { REGISTRY_KINDS, registryAuthFor, registryOfKind, type RegistryUnderTest } from './registries.js';
 import { Skopeo } from './skopeo.js';
 
 const run = promisify(execFile);
@@ -39,6 +39,9 @@ const DOCKERFILE = [
 let bed: Env;
 let secrets: string[];
 let skopeo: Skopeo;
+/** The registry each flow pushes to first (htpasswd reg1 or the token registry), reg2 beside it. */
+let reg: RegistryUnderTest;
+const secretsOf = (first: RegistryUnderTest) => [...secrets, ...secretForms(first.user, first.pass)];
 
 beforeAll(() => {
   ({ bed, secrets } = twoRegistries());
@@ -55,10 +58,10 @@ function realContext(): string {
 function publish(repo: string, inputs: Record<string, string>, tag = 'v1.0.0') {
   return runAction({
     event: events.tag(tag),
-    secrets,
+    secrets: secretsOf(reg),
     inputs: {
-      images: `${bed.reg1}/${repo}\n${bed.reg2}/${repo}`,
-      'registry-auth': registryAuthOf(bed),
+      images: `${reg.host}/${repo}\n${bed.reg2}/${repo}`,
+      'registry-auth': registryAuthFor([reg, { host: bed.reg2, user: bed.reg2User, pass: bed.reg2Pass }]),
       'build-args': 'VERSION=1.0.0',
       ...inputs,
     },
@@ -88,60 +91,70 @@ async function expectIndexOf(ref: string, arches: string[]): Promise<void> {
   for (const arch of arches) await expectBuiltFor(ref, arch);
 }
 
-describe('real Dockerfiles on a warm daemon (classic builder)', () => {
-  it('builds both platforms of ARG/LABEL/ENV/WORKDIR around COPY steps, twice on one daemon', async () => {
-    const context = realContext();
-    for (const [round, platforms] of [
-      [1, 'linux/amd64,linux/arm64'],
-      [2, 'linux/arm64,linux/amd64'], // the other order: the cache now holds both platforms
-    ] as const) {
-      const repo = uniqueRepo('warm');
-      const r = await publish(repo, { context, platforms });
-      expect({ round, code: r.code, log: r.code ? r.log : '' }).toEqual({ round, code: 0, log: '' });
-      for (const host of [bed.reg1, bed.reg2]) {
-        for (const tag of ['1.0.0', 'latest'])
-          await expectIndexOf(`${host}/${repo}:${tag}`, ['amd64', 'arm64']);
-      }
-      expectNoLeak(r, secrets);
-    }
-  });
+describe.each(REGISTRY_KINDS)(
+  'real Dockerfiles on a warm daemon (classic builder; %s registry first)',
+  (kind) => {
+    beforeAll(() => {
+      reg = registryOfKind(bed, kind);
+    });
 
-  it('pushes each platform by digest and merges them, twice on one daemon', async () => {
-    const context = realContext();
-    for (const round of [1, 2]) {
-      const repo = uniqueRepo('warmleg');
-      const digests: string[] = [];
-      for (const arch of round === 1 ? ['arm64', 'amd64'] : ['amd64', 'arm64']) {
-        const leg = await publish(repo, { context, platforms: `linux/${arch}`, 'push-by-digest': 'true' });
-        expect({ round, arch, code: leg.code, log: leg.code ? leg.log : '' }).toEqual({
-          round,
-          arch,
-          code: 0,
-          log: '',
-        });
-        await expectBuiltFor(`${bed.reg1}/${repo}@${leg.outputs.digest}`, arch);
-        await expectBuiltFor(`${bed.reg2}/${repo}@${leg.outputs.digest}`, arch);
-        digests.push(leg.outputs.digest);
+    it('builds both platforms of ARG/LABEL/ENV/WORKDIR around COPY steps, twice on one daemon', async () => {
+      const context = realContext();
+      for (const [round, platforms] of [
+        [1, 'linux/amd64,linux/arm64'],
+        [2, 'linux/arm64,linux/amd64'], // the other order: the cache now holds both platforms
+      ] as const) {
+        const repo = reg.repo('warm');
+        const r = await publish(repo, { context, platforms });
+        expect({ round, code: r.code, log: r.code ? r.log : '' }).toEqual({ round, code: 0, log: '' });
+        for (const host of [reg.host, bed.reg2]) {
+          for (const tag of ['1.0.0', 'latest'])
+            await expectIndexOf(`${host}/${repo}:${tag}`, ['amd64', 'arm64']);
+        }
+        expectNoLeak(r, secretsOf(reg));
       }
-      const merged = await publish(repo, { 'merge-digests': digests.join('\n') });
-      expect(merged.code).toBe(0);
-      await expectIndexOf(`${bed.reg2}/${repo}:1.0.0`, ['amd64', 'arm64']);
-    }
-  });
+    });
 
-  it('two jobs of one runner build the same Dockerfile at once, on a platform the daemon has not seen', async () => {
-    // No empty ppc64le base yet (on a fresh test bed): both jobs create it at the same time.
-    await run('docker', ['image', 'rm', 'publish-image/scratch:linux-ppc64le']).catch(() => undefined);
-    const context = realContext();
-    const repos = [uniqueRepo('warmpar'), uniqueRepo('warmpar')];
-    const runs = await Promise.all(
-      repos.map((repo, i) =>
-        publish(repo, { context, platforms: i ? 'linux/arm64,linux/ppc64le' : 'linux/ppc64le,linux/arm64' }),
-      ),
-    );
-    for (const [i, r] of runs.entries()) {
-      expect({ i, code: r.code, log: r.code ? r.log : '' }).toEqual({ i, code: 0, log: '' });
-      await expectIndexOf(`${bed.reg1}/${repos[i]}:1.0.0`, ['arm64', 'ppc64le']);
-    }
-  });
-});
+    it('pushes each platform by digest and merges them, twice on one daemon', async () => {
+      const context = realContext();
+      for (const round of [1, 2]) {
+        const repo = reg.repo('warmleg');
+        const digests: string[] = [];
+        for (const arch of round === 1 ? ['arm64', 'amd64'] : ['amd64', 'arm64']) {
+          const leg = await publish(repo, { context, platforms: `linux/${arch}`, 'push-by-digest': 'true' });
+          expect({ round, arch, code: leg.code, log: leg.code ? leg.log : '' }).toEqual({
+            round,
+            arch,
+            code: 0,
+            log: '',
+          });
+          await expectBuiltFor(`${reg.host}/${repo}@${leg.outputs.digest}`, arch);
+          await expectBuiltFor(`${bed.reg2}/${repo}@${leg.outputs.digest}`, arch);
+          digests.push(leg.outputs.digest);
+        }
+        const merged = await publish(repo, { 'merge-digests': digests.join('\n') });
+        expect(merged.code).toBe(0);
+        await expectIndexOf(`${bed.reg2}/${repo}:1.0.0`, ['amd64', 'arm64']);
+      }
+    });
+
+    it('two jobs of one runner build the same Dockerfile at once, on a platform the daemon has not seen', async () => {
+      // No empty ppc64le base yet (on a fresh test bed): both jobs create it at the same time.
+      await run('docker', ['image', 'rm', 'publish-image/scratch:linux-ppc64le']).catch(() => undefined);
+      const context = realContext();
+      const repos = [reg.repo('warmpar'), reg.repo('warmpar')];
+      const runs = await Promise.all(
+        repos.map((repo, i) =>
+          publish(repo, {
+            context,
+            platforms: i ? 'linux/arm64,linux/ppc64le' : 'linux/ppc64le,linux/arm64',
+          }),
+        ),
+      );
+      for (const [i, r] of runs.entries()) {
+        expect({ i, code: r.code, log: r.code ? r.log : '' }).toEqual({ i, code: 0, log: '' });
+        await expectIndexOf(`${reg.host}/${repos[i]}:1.0.0`, ['arm64', 'ppc64le']);
+      }
+    });
+  },
+);
