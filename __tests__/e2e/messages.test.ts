@@ -92,9 +92,9 @@ describe('a failed build says why in its first line, and leaves nothing behind',
       });
       expect(r.code).toBe(1);
       const [first] = errorOf(r.log).split('\n');
-      // A token registry answers as Docker Hub does: docker's "pull access denied for <repository>"
-      // names no tag, and the message names the image as docker did.
-      const tag = kind === 'token' ? '(:1)?' : ':1';
+      // A token registry answers as Docker Hub does, "pull access denied for <repository>" with
+      // no tag: the message still names the image as the FROM line does.
+      const tag = ':1';
       expect(first).toMatch(
         new RegExp(
           `^The base image ${base.replace(/\./g, '\\.')}${tag} could not be pulled from ${host.replace(/\./g, '\\.')} `,

@@ -161,15 +161,19 @@ function imageOf(text: string, step: BuildStep | undefined, bases: string[]): st
     /failed to resolve source metadata for (\S+)/.exec(text)?.[1] ??
     /load metadata for (\S+)/.exec(text)?.[1] ??
     /manifest for (\S+) not found/.exec(text)?.[1];
-  if (named) return named.replace(/:$/, '');
+  const from = step && /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(step.instruction)?.[1];
+  if (named) {
+    const name = named.replace(/:$/, '');
+    // "pull access denied for <repository>" leaves out the tag the FROM line asked for.
+    return from && (from.startsWith(`${name}:`) || from.startsWith(`${name}@`)) ? from : name;
+  }
   const url = /https?:\/\/([^/\s"]+)\/v2\/(.+?)\/manifests\/([^"\s]+)/.exec(text);
   if (url) {
     const host = url[1] === 'registry-1.docker.io' ? 'docker.io' : url[1];
     const ref = url[3]!.startsWith('sha256:') ? `@${url[3]}` : `:${url[3]}`;
     return `${host}/${url[2]}${ref}`;
   }
-  const from = step && /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(step.instruction);
-  return from?.[1] ?? bases[bases.length - 1];
+  return from ?? bases[bases.length - 1];
 }
 
 function pullFailure(text: string, step: BuildStep | undefined, bases: string[]): PullFailure | undefined {

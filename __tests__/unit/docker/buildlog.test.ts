@@ -148,7 +148,7 @@ describe('BuildLog: a base image that cannot be pulled names the image, its regi
       ],
       none,
       [
-        /^The base image acme\/private-base could not be pulled from docker\.io /,
+        /^The base image acme\/private-base:1 could not be pulled from docker\.io /,
         /add a login for docker\.io to registry-auth/,
         /lifts that limit/,
       ],
