@@ -9,13 +9,17 @@
 # BENCH_CASES (1,2,3,4,5,6,7), BENCH_BASE_MIB (100), BENCH_APP_KIB (1024), BENCH_KEEP_ENV=1 to leave the test bed running afterwards,
 # BENCH_DIST (dist/index.js) to time another bundle, BENCH_OUT (bench/results).
 # The test bed is a separate one (its own directory and ports) so that a benchmark never stops
-# the one the tests use, and the other way round: PUBLISH_IMAGE_ENV, REG1_PORT, REG2_PORT.
+# the one the tests use, and the other way round: PUBLISH_IMAGE_ENV, REG1_PORT, REG2_PORT,
+# REG3_PORT, TOKEN_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PUBLISH_IMAGE_ENV=${PUBLISH_IMAGE_ENV:-/tmp/publish-image-bench-env}
 export REG1_PORT=${REG1_PORT:-5111}
 export REG2_PORT=${REG2_PORT:-5112}
+# The token registry and its token server too, or they would take the test bed's 5103/5104.
+export REG3_PORT=${REG3_PORT:-5113}
+export TOKEN_PORT=${TOKEN_PORT:-5114}
 
 if [ ! -f "${BENCH_DIST:-dist/index.js}" ]; then
   echo "bench: ${BENCH_DIST:-dist/index.js} does not exist; build it with 'npm run build'" >&2

@@ -82,18 +82,20 @@ read_state() {
     case "$line" in *'<<'*) name=${line%%<<*}; IFS= read -r value; state+=("STATE_$name=$value"); IFS= read -r _ ;; esac
   done <"$work/state"
 }
-config_dir() { for s in "${state[@]}"; do case "$s" in STATE_configDir=*) echo "${s#STATE_configDir=}" ;; esac; done; }
+# The first value: the main step saves the directory, then '' once it has removed it.
+config_dir() { for s in "${state[@]}"; do case "$s" in STATE_configDir=?*) echo "${s#STATE_configDir=}"; return ;; esac; done; }
 
 echo "== main step (release tag v1.2.3)"
 step main
 read_state
 dir=$(config_dir)
-echo "== the step's own Docker config (not ~/.docker): $dir"
-if [ -d "$dir" ]; then echo "   exists now, holding the login: $(ls "$dir" | tr '\n' ' ')"; fi
-echo "== post step"
+# The main step removes its config when it is done; the post step is the safety net for a main
+# step that was cancelled before its end (its state then still names the directory).
+echo "== the step's own Docker config (not ~/.docker), where the login lived: $dir"
+if [ -e "$dir" ]; then echo "   $dir is still there after the main step" >&2; exit 1; fi
+echo "   $dir is gone: the main step removed it when it finished"
+echo "== post step (nothing left to remove)"
 step post "${state[@]}"
-if [ -e "$dir" ]; then echo "   $dir is still there" >&2; exit 1; fi
-echo "   $dir is gone"
 
 echo "== step outputs (GITHUB_OUTPUT)"
 show_outputs "$work/output"

@@ -1,37 +1,122 @@
 /** The main step, from inputs to outputs; loaded only when the main step runs. */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as core from '@actions/core';
 import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './docker/login.js';
-import { build, hasBuildx, localImageId } from './docker/build.js';
-import { baseImageOf } from './docker/dockerfile.js';
+import { build, hasBuildx } from './docker/build.js';
+import { builtBase } from './docker/dockerfile.js';
 import { Docker } from './docker/cli.js';
+import { inspectSource, type LocalImage } from './docker/inspect.js';
 import { InputError, messageOf } from './errors.js';
-import { currentRun, noSecretsReason } from './event.js';
-import { heldBackTags, type HeldBack } from './forward.js';
+import { currentRun, noSecretsReason, type Run } from './event.js';
+import { heldBackTags } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
 import { reuseSources } from './engine/known.js';
 import { mergeDigests, publishPlatforms } from './engine/platforms.js';
 import type { Logger } from './log.js';
 import { computeMeta, metaOptionsFromEnv, workflowContext, type Meta } from './meta/index.js';
 import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './engine/push.js';
-import { RegistryClient } from './registry/client.js';
-import { type CredentialLookup, dockerConfigCredentials, staticCredentials } from './registry/credentials.js';
+import type { RegistryClient } from './registry/client.js';
+import { stepClients, type StepClients } from './registry/clients.js';
+import { dockerConfigCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
-// The runner's protocol (inputs, masks, outputs, state, annotations, summary), as @actions/core speaks it.
-import * as runner from '@actions/core';
-import { renderSummary, type SummaryData } from './summary.js';
+import { reportEnd } from './results.js';
+import type { SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
 import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
 import { closePreview, closingPullRequest, commentPublished, guardBuild } from './preview/hooks.js';
+import type { PullRequest } from './preview/pr.js';
 
 const logger: Logger = {
-  debug: (m) => runner.debug(m),
-  info: (m) => runner.info(m),
-  warning: (m) => runner.warning(m),
+  debug: (m) => core.debug(m),
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
 };
+
+/** What the step knows before it touches docker or a registry. */
+interface Step {
+  env: NodeJS.ProcessEnv;
+  run: Run;
+  ctx: ReturnType<typeof workflowContext>;
+  inputs: Inputs;
+  meta: Meta;
+  targets: Target[];
+  /** Why this run has no secrets (a fork's pull request), if it has none. */
+  noSecrets?: string;
+  /** The pull request this `closed` event is about: its preview is removed, nothing built. */
+  closing?: PullRequest;
+}
+
+/** The main step's work: inputs, tags, logins, build, push, outputs and summary. */
+export async function publish(): Promise<void> {
+  const s = readStep();
+  if (s.closing)
+    return closePreview({
+      inputs: s.inputs,
+      targets: s.targets,
+      ctx: s.ctx,
+      metaOptions: metaOptionsFromEnv(s.env),
+      pr: s.closing,
+      env: s.env,
+      userConfigDir: userDockerConfigDir(),
+    });
+  await guardBuild(s.inputs, s.ctx.eventName, s.run.payload);
+  const { inputs, meta } = s;
+  const skipped =
+    inputs.push === 'false'
+      ? 'push is false'
+      : inputs.push === 'auto' && s.noSecrets
+        ? s.noSecrets
+        : undefined;
+  if (!inputs.pushByDigest && !inputs.dryRun && !skipped && meta.tagNames.length === 0)
+    throw new InputError(
+      'tags',
+      inputs.tags || '(default rules)',
+      `no tag rule produced a tag for ${s.ctx.eventName} on ${s.ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
+    );
+  const plan = planOf(s);
+  const summary: SummaryData = {
+    version: meta.version,
+    dryRun: inputs.dryRun,
+    skipped,
+    plan,
+    labels: meta.labels,
+    annotations: meta.annotations,
+    heldBack: [],
+  };
+  const done: { imageId: string; report?: Report } = { imageId: '' };
+  let failure: unknown;
+  try {
+    if (inputs.dryRun) sayDryRun(s, plan);
+    else await buildAndPush(s, summary, skipped, done);
+  } catch (err) {
+    failure = err;
+    throw err;
+  } finally {
+    const pushPlan = inputs.dryRun || skipped ? undefined : plan;
+    await reportEnd({ meta, sepTags: inputs.sepTags, ...done, summary, pushPlan, failure });
+  }
+}
+
+function readStep(): Step {
+  const env = process.env;
+  const run = currentRun();
+  const ctx = workflowContext(run, env);
+  const noSecrets = noSecretsReason(run.eventName, run.payload, run.actor);
+  const closing = closingPullRequest(run.eventName, run.payload);
+  const inputs = getInputs(noSecrets !== undefined, { closing: closing !== undefined });
+  const meta = computeMeta(inputs, ctx, metaOptionsFromEnv(env));
+  for (const w of meta.warnings) core.warning(w);
+  // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
+  // for owners with capitals), but say so: the pushed name differs from the one written.
+  if (/[A-Z]/.test(inputs.images))
+    core.warning(
+      `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
+    );
+  return { env, run, ctx, inputs, meta, targets: targetsOf(meta), noSecrets, closing };
+}
 
 function targetsOf(meta: Meta): Target[] {
   return meta.images.map((name) => {
@@ -46,243 +131,215 @@ function targetsOf(meta: Meta): Target[] {
   });
 }
 
-function retryPolicy(inputs: Inputs): RetryPolicy {
-  return { ...DEFAULT_RETRY, attempts: inputs.retryAttempts, totalMs: inputs.retryTimeoutSeconds * 1000 };
-}
-
-/** The main step's work: inputs, tags, logins, build, push, outputs and summary. */
-export async function publish(): Promise<void> {
-  const env = process.env;
-  const run = currentRun();
-  const ctx = workflowContext(run, env);
-  const noSecrets = noSecretsReason(run.eventName, run.payload, run.actor);
-  const closing = closingPullRequest(run.eventName, run.payload);
-  const inputs = getInputs(noSecrets !== undefined, { closing: closing !== undefined });
-  const metaOptions = metaOptionsFromEnv(env);
-  const meta = computeMeta(inputs, ctx, metaOptions);
-  for (const w of meta.warnings) runner.warning(w);
-  // Like metadata-action we lower-case image names (so `ghcr.io/${{ github.repository }}` works
-  // for owners with capitals), but say so: the pushed name differs from the one written.
-  if (/[A-Z]/.test(inputs.images))
-    runner.warning(
-      `Input "images" has upper-case letters; registries accept only lower case, so it pushes ${meta.images.join(', ')}`,
-    );
-  const targets = targetsOf(meta);
-  // A closed pull request builds nothing: its preview is removed instead.
-  if (closing)
-    return closePreview({
-      inputs,
-      targets,
-      ctx,
-      metaOptions,
-      pr: closing,
-      env,
-      userConfigDir: userDockerConfigDir(),
-    });
-  await guardBuild(inputs, ctx.eventName, run.payload);
-  const byDigest = inputs.pushByDigest;
-  const loginFor = (registry: string) => inputs.logins.find((l) => l.registry === registry);
-
-  const skipped =
-    inputs.push === 'false' ? 'push is false' : inputs.push === 'auto' && noSecrets ? noSecrets : undefined;
-  if (!byDigest && !inputs.dryRun && !skipped && meta.tagNames.length === 0)
-    throw new InputError(
-      'tags',
-      inputs.tags || '(default rules)',
-      `no tag rule produced a tag for ${ctx.eventName} on ${ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
-    );
-
-  const plan = targets.flatMap((t) => {
-    const l = loginFor(t.registry);
+/** Every ref the step pushes (or would), with its registry and the login that pushes it. */
+function planOf(s: Step): SummaryData['plan'] {
+  return s.targets.flatMap((t) => {
+    const l = s.inputs.logins.find((x) => x.registry === t.registry);
     const login = l ? `login as ${l.username}` : "docker's existing login";
-    const refs = byDigest ? [`${t.name}@<digest>`] : t.tags.map((tag) => `${t.name}:${tag}`);
+    const refs = s.inputs.pushByDigest ? [`${t.name}@<digest>`] : t.tags.map((tag) => `${t.name}:${tag}`);
     return refs.map((ref) => ({ ref, registry: t.registry, login }));
   });
-  const summary: SummaryData = {
-    version: meta.version,
-    dryRun: inputs.dryRun,
-    skipped,
-    plan,
-    labels: meta.labels,
-    annotations: meta.annotations,
-    heldBack: [],
+}
+
+function sayDryRun(s: Step, plan: SummaryData['plan']): void {
+  core.info(`Dry run: version ${s.meta.version || '(none)'}; nothing is built or pushed.`);
+  for (const p of plan) core.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
+  for (const [k, v] of Object.entries(s.meta.labels)) core.info(`  label ${k}=${v}`);
+  for (const a of s.meta.annotations) core.info(`  annotation ${a}`);
+  const p = s.inputs.provenance;
+  if (p)
+    core.info(`  would attach SLSA ${p.version} provenance (mode=${p.mode}); the tags would name an index`);
+}
+
+/** The docker side and the registry clients of one step, and where its temporary files go. */
+interface Session extends StepClients {
+  docker: Docker;
+  /** The step's own Docker config, when it logs in itself (removed when the step ends). */
+  configDir?: string;
+  tmp: string;
+  /** Resolves once every credential is proven (our own check, before anything is built). */
+  checked: Promise<void>;
+  /** Resolves once `docker login` ran for every registry (docker's own pulls and pushes). */
+  loggedIn: Promise<void>;
+  /** The `source` image as the daemon describes it. */
+  source?: Promise<LocalImage>;
+}
+
+/**
+ * Starts what only waits on docker or a registry, without waiting for it: the `source` inspect
+ * (alone first: a missing image is a bad input, said before any registry hears from us), then
+ * every credential check side by side and, once a registry's check passed, its `docker login`,
+ * while the caller goes on (a build, or the registry reads of a local image's publish).
+ */
+async function openSession(s: Step): Promise<Session> {
+  const { inputs, env } = s;
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY,
+    attempts: inputs.retryAttempts,
+    totalMs: inputs.retryTimeoutSeconds * 1000,
   };
-  let report: Report | undefined;
-  let failure: unknown;
-  let imageId = '';
-  let tmp: string | undefined;
+  const userConfig = userDockerConfigDir();
+  let configDir: string | undefined;
+  if (inputs.logins.length) {
+    configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
+    core.saveState('configDir', configDir);
+    core.saveState('logout', String(inputs.logout));
+  }
+  const docker = new Docker(logger, configDir);
+  const regs = stepClients({
+    logins: inputs.logins,
+    dockerCredentials: dockerConfigCredentials(userConfig),
+    pushRegistries: s.targets.map((t) => t.registry),
+    policy,
+    log: logger,
+  });
+  const tmp = await mkdtemp(path.join(env.RUNNER_TEMP || os.tmpdir(), 'publish-image-blobs-'));
+  const source = inputs.source ? inspectSource(docker, inputs.source) : undefined;
+  // A missing source is a bad input: found out before any registry hears from us.
+  const sourceFound = source?.then(() => undefined) ?? Promise.resolve();
+  const checks = inputs.logins.map(async (l) => {
+    await sourceFound;
+    const repositories = s.targets.filter((t) => t.registry === l.registry).map((t) => t.repository);
+    return checkLogin(regs.clients(l.registry), l, repositories[0]);
+  });
+  // `docker login` one after another (concurrent writes to one config.json can lose a
+  // credential), each once its credentials passed our check: a wrong token never reaches docker,
+  // whose probe would answer it like a flaky registry.
+  const loggedIn = (async () => {
+    for (const [i, l] of inputs.logins.entries()) {
+      await checks[i];
+      await dockerLogin(docker, l, policy, logger);
+    }
+  })();
+  const checked = Promise.all(checks).then(() => undefined);
+  for (const p of [source, checked, loggedIn]) p?.catch(() => undefined); // each awaited later
+  return { ...regs, docker, configDir, tmp, checked, loggedIn, source };
+}
+
+/** Removes what the step made for itself; its credentials too, unless `logout: false`. */
+async function closeSession(session: Session, inputs: Inputs): Promise<void> {
+  await rm(session.tmp, { recursive: true, force: true });
+  if (!session.configDir || !inputs.logout) return;
+  await session.loggedIn.catch(() => undefined); // docker may still be writing config.json
   try {
-    if (inputs.dryRun) {
-      runner.info(`Dry run: version ${meta.version || '(none)'}; nothing is built or pushed.`);
-      for (const p of plan) runner.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
-      for (const [k, v] of Object.entries(meta.labels)) runner.info(`  label ${k}=${v}`);
-      for (const a of meta.annotations) runner.info(`  annotation ${a}`);
-      const p = inputs.provenance;
-      if (p)
-        runner.info(
-          `  would attach SLSA ${p.version} provenance (mode=${p.mode}); the tags would name an index`,
-        );
-      return;
-    }
-    const policy = retryPolicy(inputs);
-    const userConfig = userDockerConfigDir();
-    let configDir: string | undefined;
-    if (inputs.logins.length) {
-      configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
-      runner.saveState('configDir', configDir);
-      runner.saveState('logout', String(inputs.logout));
-    }
-    const docker = new Docker(logger, configDir);
-    const userCreds = dockerConfigCredentials(userConfig);
-    const clientCache = new Map<string, RegistryClient>();
-    const clientFor = (registry: string, p: RetryPolicy, timeoutMs?: number) => {
-      const key = `${registry} ${p === policy ? '' : 'lookup'}`;
-      let c = clientCache.get(key);
-      if (!c) {
-        const l = loginFor(registry);
-        const credentials: CredentialLookup = l
-          ? staticCredentials({ [registry]: { username: l.username, password: l.password } })
-          : userCreds;
-        c = new RegistryClient({ registry, credentials, policy: p, log: logger, timeoutMs });
-        clientCache.set(key, c);
-      }
-      return c;
-    };
-    const clients = (registry: string) => clientFor(registry, policy);
-    // Reading a base on a registry nothing is pushed to is best effort: a short leash, so an
-    // unreachable one costs seconds, not the push's retry budget.
-    const lookupClients = (registry: string) =>
-      targets.some((t) => t.registry === registry)
-        ? clients(registry)
-        : clientFor(registry, LOOKUP_RETRY, 10_000);
-
-    const platforms = inputs.platforms;
-    const multi = platforms.length > 1 || byDigest;
-    tmp = await mkdtemp(path.join(env.RUNNER_TEMP || os.tmpdir(), 'publish-image-blobs-'));
-    // A missing source is a bad input: found out before any registry hears from us.
-    if (inputs.source) imageId = await localImageId(docker, inputs.source);
-    // Every credential is proven, side by side, before anything is built or pushed.
-    await Promise.all(
-      inputs.logins.map((l) =>
-        checkLogin(clients(l.registry), l, targets.find((t) => t.registry === l.registry)?.repository),
-      ),
-    );
-    // `docker login` one after another (concurrent writes to one config.json can lose a
-    // credential), and off the critical path: only docker's own registry traffic needs it.
-    const loggedIn = (async () => {
-      for (const l of inputs.logins) await dockerLogin(docker, l, policy, logger);
-    })();
-    loggedIn.catch(() => undefined); // awaited below; never an unhandled rejection
-    // Floating tags that stay where they are; only the manifest PUTs wait for the answer.
-    const tagsFinal = (
-      inputs.latestForwardOnly && !byDigest && !skipped
-        ? holdBack(meta, targets, clients)
-        : Promise.resolve<SummaryData['heldBack']>([])
-    ).then((held) => {
-      summary.heldBack = held;
-    });
-    tagsFinal.catch(() => undefined);
-
-    const recorder = inputs.provenance ? new ProvenanceRecorder(docker, inputs, meta.labels, env) : undefined;
-    await recorder?.started();
-    const images: { platform: string; id: string }[] = [];
-    if (inputs.mergeDigests.length === 0) {
-      if (inputs.source) images.push({ platform: platforms[0] ?? '', id: imageId });
-      else {
-        await loggedIn; // FROM and --pull may need the registry's credentials
-        const buildx = await hasBuildx(docker);
-        for (const platform of platforms.length ? platforms : ['']) {
-          runner.startGroup(`Build${platform ? ` ${platform}` : ''}`);
-          try {
-            const id = await build(
-              docker,
-              {
-                ...inputs,
-                labels: meta.labels,
-                platform: platform || undefined,
-                // Local tags only make sense for a single image; platforms would overwrite each other.
-                tags: multi ? [] : meta.tags,
-              },
-              buildx,
-              logger,
-            );
-            images.push({ platform, id });
-            await recorder?.built(platform);
-            runner.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
-          } finally {
-            runner.endGroup();
-          }
-        }
-      }
-      if (!inputs.source) imageId = images.map((i) => i.id).join(',');
-    }
-    if (skipped) {
-      await loggedIn;
-      runner.notice(`Built but not pushed: ${skipped}.`);
-      return;
-    }
-
-    report = newReport();
-    const attest = recorder && attesterOf(inputs, recorder, targets, report);
-    summary.provenance = inputs.provenance;
-    if (inputs.mergeDigests.length || multi) {
-      await tagsFinal;
-      if (inputs.mergeDigests.length)
-        await mergeDigests(inputs.mergeDigests, targets, clients, logger, report, attest);
-      else
-        await publishPlatforms(
-          docker,
-          images,
-          targets,
-          clients,
-          { tmpDir: tmp, byDigest, log: logger, attest },
-          report,
-        );
-    } else {
-      const base = inputs.base || (inputs.source ? '' : baseOfDockerfile(inputs));
-      if (base) runner.info(`Base image: ${base}`);
-      const defaultBranch = String(run.payload?.repository?.default_branch ?? '');
-      const opts = {
-        log: logger,
-        tagsFinal,
-        tmpDir: tmp,
-        sources: reuseSources(targets, defaultBranch, base),
-        lookupClients,
-        base,
-        dockerReady: loggedIn,
-        root: attest && attestedRoot(attest, report),
-      };
-      await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
-    }
-    assertAllPushed(report);
-    await loggedIn;
-    await commentPublished(inputs, ctx, env, report);
+    await rm(session.configDir, { recursive: true, force: true });
+    // The post step then finds nothing to do and starts and ends without loading the toolkit.
+    core.saveState('configDir', '');
+    core.info('Removed the registry credentials of this step');
   } catch (err) {
-    failure = err;
-    throw err;
-  } finally {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-    // A push that stopped early (a refused login, a failed build) pushed none of what is left.
-    if (!inputs.dryRun && !skipped) report = withUnpushed(report ?? newReport(), plan, summary, failure);
-    setOutputs(meta, inputs.sepTags, imageId, report, summary);
-    await writeSummary(renderSummary({ ...summary, report })).catch((err: unknown) => {
-      runner.warning(`Could not write the job summary: ${messageOf(err)}`);
-    });
+    core.warning(`Could not remove the registry credentials in ${session.configDir}: ${messageOf(err)}`);
   }
 }
 
-const LOOKUP_RETRY: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000, totalMs: 5000 };
-
-/** The last FROM of the Dockerfile that was built, when it can be read; '' otherwise. */
-function baseOfDockerfile(inputs: Inputs): string {
+async function buildAndPush(
+  s: Step,
+  summary: SummaryData,
+  skipped: string | undefined,
+  done: { imageId: string; report?: Report },
+): Promise<void> {
+  const session = await openSession(s);
   try {
-    const from = baseImageOf(readFileSync(inputs.file, 'utf8'), inputs.buildArgs, inputs.target);
-    if (!from) return '';
-    parseImageName(from); // a name docker would refuse is no base to reuse
-    return from;
-  } catch {
-    return '';
+    // A missing source is a bad input: said before any credential problem.
+    const source = await session.source;
+    if (source) done.imageId = source.id;
+    // Every credential is proven before anything is built or pushed.
+    await session.checked;
+    const tagsFinal = holdBackFloatingTags(s, skipped, session.clients).then((held) => {
+      summary.heldBack = held;
+    });
+    tagsFinal.catch(() => undefined); // awaited before any manifest PUT
+    const recorder = s.inputs.provenance
+      ? new ProvenanceRecorder(session.docker, s.inputs, s.meta.labels, s.env)
+      : undefined;
+    await recorder?.started();
+    const images = await imagesToPush(s, session, recorder);
+    if (!source) done.imageId = images.map((i) => i.id).join(',');
+    if (skipped) {
+      await session.loggedIn;
+      core.notice(`Built but not pushed: ${skipped}.`);
+      return;
+    }
+    const report = (done.report = newReport());
+    const attest = recorder && attesterOf(s.inputs, recorder, s.targets, report);
+    summary.provenance = s.inputs.provenance;
+    await pushImages(s, session, images, { tagsFinal, attest }, report);
+    assertAllPushed(report);
+    await session.loggedIn;
+    await commentPublished(s.inputs, s.ctx, s.env, report);
+  } finally {
+    await closeSession(session, s.inputs);
   }
+}
+
+/** The images to push, one per platform: the `source` image, or what the build makes. */
+async function imagesToPush(
+  s: Step,
+  session: Session,
+  recorder: ProvenanceRecorder | undefined,
+): Promise<{ platform: string; id: string }[]> {
+  const { inputs } = s;
+  if (inputs.mergeDigests.length) return [];
+  const platforms = inputs.platforms.length ? inputs.platforms : [''];
+  if (inputs.source) return [{ platform: inputs.platforms[0] ?? '', id: (await session.source!).id }];
+  await session.loggedIn; // FROM and --pull may need the registry's credentials
+  const buildx = await hasBuildx(session.docker);
+  // Local tags only make sense for a single image; platforms would overwrite each other.
+  const multi = inputs.platforms.length > 1 || inputs.pushByDigest;
+  const images: { platform: string; id: string }[] = [];
+  for (const platform of platforms) {
+    core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
+    try {
+      const options = {
+        ...inputs,
+        labels: s.meta.labels,
+        platform: platform || undefined,
+        tags: multi ? [] : s.meta.tags,
+      };
+      const id = await build(session.docker, options, buildx, logger);
+      images.push({ platform, id });
+      await recorder?.built(platform);
+      core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
+    } finally {
+      core.endGroup();
+    }
+  }
+  return images;
+}
+
+/** Sends the images to every target: merged legs, several platforms, or one local image. */
+async function pushImages(
+  s: Step,
+  session: Session,
+  images: { platform: string; id: string }[],
+  o: { tagsFinal: Promise<void>; attest?: Attester },
+  report: Report,
+): Promise<void> {
+  const { inputs, targets } = s;
+  const { clients, docker } = session;
+  if (inputs.mergeDigests.length) {
+    await o.tagsFinal;
+    return mergeDigests(inputs.mergeDigests, targets, clients, logger, report, o.attest);
+  }
+  if (inputs.platforms.length > 1 || inputs.pushByDigest) {
+    await o.tagsFinal;
+    const opts = { tmpDir: session.tmp, byDigest: inputs.pushByDigest, log: logger, attest: o.attest };
+    return publishPlatforms(docker, images, targets, clients, opts, report);
+  }
+  const base = inputs.base || (inputs.source ? '' : builtBase(inputs.file, inputs.buildArgs, inputs.target));
+  if (base) core.info(`Base image: ${base}`);
+  const defaultBranch = String(s.run.payload?.repository?.default_branch ?? '');
+  const opts = {
+    log: logger,
+    tagsFinal: o.tagsFinal,
+    tmpDir: session.tmp,
+    sources: reuseSources(targets, defaultBranch, base),
+    lookupClients: session.lookupClients,
+    base,
+    dockerReady: session.loggedIn,
+    inspected: session.source,
+    root: o.attest && attestedRoot(o.attest, report),
+  };
+  await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
 }
 
 /** Attaches provenance to what is pushed, naming every image:tag (or image alone, by digest). */
@@ -307,88 +364,31 @@ function attesterOf(
   });
 }
 
-async function writeSummary(markdown: string): Promise<void> {
-  await runner.summary.addRaw(markdown).write();
-}
-
-/** Leaves floating tags alone when the registry already holds a newer release. */
-async function holdBack(
-  meta: Meta,
-  targets: Target[],
+/**
+ * With `latest-forward-only`, leaves floating tags alone where the registry already holds a
+ * newer release (they are taken out of the targets); only the manifest PUTs wait for this.
+ */
+async function holdBackFloatingTags(
+  s: Step,
+  skipped: string | undefined,
   clients: (registry: string) => RegistryClient,
 ): Promise<SummaryData['heldBack']> {
+  const { meta, targets } = s;
+  if (!s.inputs.latestForwardOnly || s.inputs.pushByDigest || skipped) return [];
   const latestTag = meta.latest
     ? meta.tagNames[meta.tagNames.length - 1]
     : meta.tagNames.find((t) => t === 'latest');
-  const out: { ref: string; held: HeldBack }[] = [];
+  const out: SummaryData['heldBack'] = [];
   const existing = await Promise.all(targets.map((t) => clients(t.registry).listTags(t.repository)));
   for (const [i, t] of targets.entries()) {
     const held = heldBackTags(meta.version, t.tags, latestTag, existing[i]!);
     for (const h of held) {
       out.push({ ref: `${t.name}:${h.tag}`, held: h });
-      runner.notice(
+      core.notice(
         `Left ${t.name}:${h.tag} where it is: ${t.name}:${h.newer} is a newer release than ${meta.version}.`,
       );
     }
     t.tags = t.tags.filter((tag) => !held.some((h) => h.tag === tag));
   }
   return out;
-}
-
-/**
- * The report with every planned ref that is neither pushed, nor already failed, nor left alone
- * on purpose marked as failed, with the error that stopped the step (its first line).
- */
-function withUnpushed(
-  report: Report,
-  plan: SummaryData['plan'],
-  summary: SummaryData,
-  failure: unknown,
-): Report {
-  const done = new Set([
-    ...Object.keys(report.digests),
-    ...report.failed.map((f) => f.ref),
-    ...summary.heldBack.map((h) => h.ref),
-  ]);
-  const why = failure === undefined ? 'not pushed' : messageOf(failure).split('\n')[0]!;
-  // A push by digest plans `image@<digest>` and reports `image@sha256:...`.
-  const byDigest = (ref: string) =>
-    ref.endsWith('@<digest>') && Object.keys(report.digests).some((k) => k.startsWith(ref.slice(0, -8)));
-  const missing = plan.filter((p) => !done.has(p.ref) && !byDigest(p.ref));
-  return { ...report, failed: [...report.failed, ...missing.map((p) => ({ ref: p.ref, error: why }))] };
-}
-
-function setOutputs(
-  meta: Meta,
-  sepTags: string,
-  imageId: string,
-  report: Report | undefined,
-  summary: SummaryData,
-): void {
-  const held = new Set(summary.heldBack.map((h) => h.ref));
-  const o = meta.outputs;
-  runner.setOutput('version', o.version);
-  // `tags` describes what the registries now hold: after a push (or a failed one) only the refs
-  // a registry took, never the ones left alone; a dry run or a build without push gives the plan.
-  const pushing = !summary.dryRun && !summary.skipped;
-  const holds = (t: string) => !held.has(t) && (!pushing || report?.digests[t] !== undefined);
-  runner.setOutput('tags', meta.tags.filter(holds).join(sepTags));
-  runner.setOutput('tag-names', o['tag-names']);
-  runner.setOutput('labels', o.labels);
-  runner.setOutput('annotations', o.annotations);
-  runner.setOutput('json', o.json);
-  runner.setOutput('imageid', imageId);
-  runner.setOutput('digest', report?.digest ?? '');
-  runner.setOutput('digests', JSON.stringify(report?.digests ?? {}));
-  runner.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
-  runner.setOutput(
-    'metadata',
-    JSON.stringify({
-      platforms: report?.platforms ?? {},
-      attestations: report?.attestations ?? {},
-      heldBack: summary.heldBack,
-      failed: report?.failed ?? [],
-      ...(report?.path ? { path: report.path, reuse: report.reuse ?? {} } : {}),
-    }),
-  );
 }

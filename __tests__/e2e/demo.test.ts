@@ -24,9 +24,10 @@ describe('the README demo (scripts/demo.sh) on the test bed', () => {
     expect(out).toContain('password: ***');
     expect(out).not.toMatch(/^::/m); // every workflow command turned into a line a person reads
     expect(out).toMatch(/^▼ Build$/m);
-    const dir = /the step's own Docker config \(not ~\/\.docker\): (\S+)/.exec(out)?.[1];
+    const dir = /the step's own Docker config \(not ~\/\.docker\)[^:\n]*: (\S+)/.exec(out)?.[1];
     expect(dir).toBeDefined();
-    expect(out).toContain(`${dir} is gone`);
+    expect(out).toContain(`${dir} is gone: the main step removed it`);
+    expect(existsSync(dir!)).toBe(false);
     expect(out).toMatch(/^version: 1\.2\.3$/m);
     expect(out).toMatch(/credentials left behind under RUNNER_TEMP and HOME \(expect none\)\nnone$/m);
     const work = /temporary files of this demo: (\S+),/.exec(out)?.[1];

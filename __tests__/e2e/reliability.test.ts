@@ -489,7 +489,9 @@ describe('eight runs at once on one daemon', () => {
         tags: [`run${i}-a`, `run${i}-b`],
         /** Files holding the other registry's token, seen during main or before post. */
         crossed: [] as string[],
-        /** Files holding any token after main and before post (the action's own config). */
+        /** Files holding the run's own token while main runs (the action's own config). */
+        duringMain: [] as string[],
+        /** Files holding any token after main and before post (none: main removes its config). */
         beforePost: [] as string[],
       };
     });
@@ -502,7 +504,8 @@ describe('eight runs at once on one daemon', () => {
           watch: (phase, dirs) => {
             for (const d of [dirs.home, dirs.runnerTemp]) {
               x.crossed.push(...filesContaining(d, x.other).map((f) => `${phase}: ${f}`));
-              if (phase === 'before-post') x.beforePost.push(...filesContaining(d, x.own));
+              const own = filesContaining(d, x.own);
+              (phase === 'before-post' ? x.beforePost : x.duringMain).push(...own);
             }
           },
           inputs: {
@@ -529,11 +532,12 @@ describe('eight runs at once on one daemon', () => {
       expect(r.log).toContain(`Logged in to ${x.host} as ${x.user}`);
       for (const t of x.tags) expect((await x.probe.manifest(x.repo, t))?.digest).toBe(r.outputs.digest);
       expect(x.crossed).toEqual([]);
-      // Before post the run's own token is in its own config under RUNNER_TEMP (so the watch
-      // does see the config), and never in HOME.
-      expect(x.beforePost.length).toBeGreaterThan(0);
-      for (const f of x.beforePost) expect(f.startsWith(r.runnerTemp)).toBe(true);
-      expect(r.post.log).toContain('Removed the registry credentials');
+      // While main runs the run's own token is in its own config under RUNNER_TEMP (so the watch
+      // does see the config), never in HOME; the main step removes it when it ends.
+      expect(x.duringMain.length).toBeGreaterThan(0);
+      for (const f of x.duringMain) expect(f.startsWith(r.runnerTemp)).toBe(true);
+      expect(x.beforePost).toEqual([]);
+      expect(r.log).toContain('Removed the registry credentials');
       expectNoLeak(r, allSecrets);
     }
   });

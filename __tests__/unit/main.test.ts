@@ -3,12 +3,16 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 
-// @actions/core replaced: state comes from `state`, everything said is recorded.
-const state: Record<string, string> = {};
+// @actions/core replaced: state comes from STATE_<name>, as the runner gives it, and everything
+// said is recorded.
+const STATE_NAMES = ['isPost', 'configDir', 'logout'];
+const setState = (values: Record<string, string>) => {
+  for (const [k, v] of Object.entries(values)) process.env[`STATE_${k}`] = v;
+};
 const said: string[] = [];
 const saved: Record<string, string> = {};
 jest.unstable_mockModule('@actions/core', () => ({
-  getState: (name: string) => state[name] ?? '',
+  getState: (name: string) => process.env[`STATE_${name}`] ?? '',
   saveState: (name: string, value: string) => (saved[name] = value),
   info: (m: string) => said.push(`info: ${m}`),
   warning: (m: string) => said.push(`warning: ${m}`),
@@ -19,10 +23,10 @@ const publish = jest.fn(async () => {
   throw new Error('Input "images": needs at least one image name');
 });
 jest.unstable_mockModule('../../src/publish.js', () => ({ publish }));
-const { entry, post } = await import('../../src/main.js');
+const { entry } = await import('../../src/main.js');
 
 beforeEach(() => {
-  for (const k of Object.keys(state)) delete state[k];
+  for (const k of STATE_NAMES) delete process.env[`STATE_${k}`];
   for (const k of Object.keys(saved)) delete saved[k];
   said.length = 0;
   publish.mockClear();
@@ -58,7 +62,7 @@ describe('main and post, one bundle', () => {
     ],
   ])('the post step %s', async (_name, logout, kept, lines) => {
     const dir = configDir();
-    Object.assign(state, { isPost: 'true', configDir: dir, logout });
+    setState({ isPost: 'true', configDir: dir, logout });
     await entry();
     expect(publish).not.toHaveBeenCalled();
     expect(existsSync(dir)).toBe(kept);
@@ -66,8 +70,13 @@ describe('main and post, one bundle', () => {
     lines.forEach((l, i) => (typeof l === 'string' ? expect(said[i]).toBe(l) : expect(said[i]).toMatch(l)));
   });
 
-  it('the post step does nothing when the main step logged in to nothing', async () => {
-    await post();
+  it.each([
+    ['logged in to nothing', {}],
+    ['removed the credentials itself (the state names no directory)', { configDir: '', logout: 'true' }],
+  ])('the post step does nothing when the main step %s', async (_name, values) => {
+    setState({ isPost: 'true', ...values });
+    await entry();
+    expect(publish).not.toHaveBeenCalled();
     expect(said).toEqual([]);
   });
 });

@@ -3,7 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BuildLog, type LoginName } from './buildlog.js';
 import { type Docker, DockerError } from './cli.js';
-import { InputError } from '../errors.js';
 import type { Inputs } from '../inputs.js';
 import type { Logger } from '../log.js';
 import { type Platform, parsePlatform, platformString } from '../registry/oci.js';
@@ -190,22 +189,6 @@ export function samePlatform(a: Platform, b: Platform): boolean {
   const v = (p: Platform) =>
     p.architecture === 'arm64' && p.variant === 'v8' ? undefined : p.variant || undefined;
   return a.os === b.os && a.architecture === b.architecture && v(a) === v(b);
-}
-
-/** Id of a local image, or a clear error when it is not in the daemon. */
-export async function localImageId(docker: Docker, ref: string): Promise<string> {
-  try {
-    const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Id}}', ref]);
-    return stdout.trim();
-  } catch (err) {
-    if (err instanceof DockerError && /No such image|not found/i.test(err.stderr))
-      throw new InputError(
-        'source',
-        ref,
-        'is not an image in the local docker daemon; build or pull it in an earlier step',
-      );
-    throw err;
-  }
 }
 
 /** The image's size in bytes (about what `docker save` exports), for progress; undefined if unknown. */

@@ -4,6 +4,8 @@
  * comments, line continuations and the `escape` directive are understood; everything else
  * is left to the builder.
  */
+import { readFileSync } from 'node:fs';
+import { parseImageName } from '../registry/reference.js';
 
 export interface Stage {
   /** Index of the physical line the `FROM` starts on. */
@@ -177,4 +179,16 @@ export function baseImageOf(text: string, buildArgs: string[] = [], target = '')
   }
   const from = at >= 0 ? stages[at]!.image : '';
   return from && from !== 'scratch' ? from : undefined;
+}
+
+/** The last FROM of the Dockerfile file that was built, when it can be read; '' otherwise. */
+export function builtBase(file: string, buildArgs: string[], target: string): string {
+  try {
+    const from = baseImageOf(readFileSync(file, 'utf8'), buildArgs, target);
+    if (!from) return '';
+    parseImageName(from); // a name docker would refuse is no base to reuse
+    return from;
+  } catch {
+    return '';
+  }
 }

@@ -10,48 +10,12 @@
  * - `export` (fresh layers): `docker save`, each unknown layer compressed once on several
  *   threads and relayed to every registry at once; known layers are placed as they are.
  */
-import type { Docker } from '../docker/cli.js';
-import type { Platform } from '../registry/oci.js';
+import type { LocalImage } from '../docker/inspect.js';
 import type { KnownImage } from './known.js';
 
 export type PublishPath = 'registry copy' | 'daemon push' | 'export';
 
-/** What `docker image inspect` says about an image. */
-export interface LocalImage {
-  id: string;
-  diffIds: string[];
-  /** Uncompressed bytes of all its layers. */
-  size: number;
-  platform: Platform;
-  repoTags: string[];
-  repoDigests: string[];
-}
-
-interface InspectJson {
-  Id: string;
-  RepoTags?: string[] | null;
-  RepoDigests?: string[] | null;
-  Size?: number;
-  Os?: string;
-  Architecture?: string;
-  Variant?: string;
-  RootFS?: { Layers?: string[] | null };
-}
-
-export async function inspectImage(docker: Docker, ref: string): Promise<LocalImage> {
-  const { stdout } = await docker.run(['image', 'inspect', '--format', '{{json .}}', ref]);
-  const j = JSON.parse(stdout) as InspectJson;
-  const platform: Platform = { os: j.Os ?? 'linux', architecture: j.Architecture ?? 'amd64' };
-  if (j.Variant) platform.variant = j.Variant;
-  return {
-    id: j.Id,
-    diffIds: j.RootFS?.Layers ?? [],
-    size: j.Size ?? 0,
-    platform,
-    repoTags: j.RepoTags ?? [],
-    repoDigests: j.RepoDigests ?? [],
-  };
-}
+export { inspectImage, type LocalImage } from '../docker/inspect.js';
 
 export interface PathFacts {
   layers: number;

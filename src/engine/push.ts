@@ -58,6 +58,8 @@ export interface LocalPublishOptions {
   lookupClients?: (registry: string) => RegistryClient;
   /** Resolves once docker is logged in (the `docker push` path needs it). */
   dockerReady?: Promise<void>;
+  /** The image as the daemon described it, when the caller inspected it already (`source`). */
+  inspected?: Promise<LocalImage>;
   /**
    * What the tags name instead of the image manifest (provenance: an index over it and its
    * attestation), made once the image's blobs are everywhere.
@@ -77,7 +79,7 @@ async function inspectAndAsk(
   opts: LocalPublishOptions,
 ): Promise<{ local: LocalImage; base?: LocalImage; known: Promise<KnownImage> }> {
   const inspected = Promise.all([
-    inspectImage(docker, image),
+    opts.inspected ?? inspectImage(docker, image),
     opts.base ? inspectImage(docker, opts.base).catch(() => undefined) : undefined,
   ]);
   const local = inspected.then(([l]) => l).catch(() => undefined);

@@ -1,0 +1,59 @@
+/** What the daemon says about a local image, read once and shared by every path that needs it. */
+import { InputError } from '../errors.js';
+import type { Platform } from '../registry/oci.js';
+import { DockerError, type Docker } from './cli.js';
+
+/** What `docker image inspect` says about an image. */
+export interface LocalImage {
+  id: string;
+  diffIds: string[];
+  /** Uncompressed bytes of all its layers. */
+  size: number;
+  platform: Platform;
+  repoTags: string[];
+  repoDigests: string[];
+}
+
+interface InspectJson {
+  Id: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Size?: number;
+  Os?: string;
+  Architecture?: string;
+  Variant?: string;
+  RootFS?: { Layers?: string[] | null };
+}
+
+export async function inspectImage(docker: Docker, ref: string): Promise<LocalImage> {
+  const { stdout } = await docker.run(['image', 'inspect', '--format', '{{json .}}', ref]);
+  const j = JSON.parse(stdout) as InspectJson;
+  const platform: Platform = { os: j.Os ?? 'linux', architecture: j.Architecture ?? 'amd64' };
+  if (j.Variant) platform.variant = j.Variant;
+  return {
+    id: j.Id,
+    diffIds: j.RootFS?.Layers ?? [],
+    size: j.Size ?? 0,
+    platform,
+    repoTags: j.RepoTags ?? [],
+    repoDigests: j.RepoDigests ?? [],
+  };
+}
+
+/**
+ * The `source` input's image, or a clear error naming the input when the daemon does not have
+ * it. One inspect serves the check and every later decision (id, layers, size, platform).
+ */
+export async function inspectSource(docker: Docker, ref: string): Promise<LocalImage> {
+  try {
+    return await inspectImage(docker, ref);
+  } catch (err) {
+    if (err instanceof DockerError && /No such image|not found/i.test(err.stderr))
+      throw new InputError(
+        'source',
+        ref,
+        'is not an image in the local docker daemon; build or pull it in an earlier step',
+      );
+    throw err;
+  }
+}
