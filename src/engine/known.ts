@@ -116,6 +116,11 @@ export interface FindOptions {
   /** The local image's platform (a promise: the registries are asked while docker answers). */
   platform: Platform | Promise<Platform>;
   log: Logger;
+  /**
+   * The diff_ids of a config the daemon holds (the base, the image itself), undefined for any
+   * other: a manifest naming such a config needs no config read, one round trip less.
+   */
+  localDiffIds?: (configDigest: string) => Promise<string[] | undefined>;
 }
 
 /** Reads only what an earlier read did not: a repository's image is read once, whatever its tags. */
@@ -130,7 +135,11 @@ type Seen = Set<string>;
 async function readSource(s: LayerSource, o: FindOptions, seen: Seen) {
   const client = o.clients(s.registry);
   const read = { rateLimited: 'fail' } as const;
-  const head = await client.headManifest(s.repository, s.ref, read);
+  // The base is there to be read: one GET by its tag counts against a pull limit as the GET by
+  // digest after a HEAD would, and saves a round trip on the way to the first push.
+  const head = s.base
+    ? await client.getManifest(s.repository, s.ref, read)
+    : await client.headManifest(s.repository, s.ref, read);
   const key = head && `${s.registry}/${s.repository}@${head.digest}`;
   if (!head || seen.has(key!)) return undefined;
   seen.add(key!);
@@ -146,9 +155,12 @@ async function readSource(s: LayerSource, o: FindOptions, seen: Seen) {
   }
   const configDigest = body.config?.digest;
   if (!configDigest || !Array.isArray(body.layers)) return undefined;
-  const config = JSON.parse(
-    (await readAll(await client.getBlob(s.repository, configDigest), CONFIG_LIMIT)).toString('utf8'),
-  ) as { rootfs?: { diff_ids?: string[] } };
+  const local = await o.localDiffIds?.(configDigest);
+  const config = local
+    ? { rootfs: { diff_ids: local } }
+    : (JSON.parse(
+        (await readAll(await client.getBlob(s.repository, configDigest), CONFIG_LIMIT)).toString('utf8'),
+      ) as { rootfs?: { diff_ids?: string[] } });
   return {
     layers: layersByDiffId(body, config),
     configDigest,

@@ -83,6 +83,10 @@ async function inspectAndAsk(
     opts.base ? inspectImage(docker, opts.base).catch(() => undefined) : undefined,
   ]);
   const local = inspected.then(([l]) => l).catch(() => undefined);
+  const daemonHas = inspected.then(
+    (images) => images.filter((i): i is LocalImage => i !== undefined),
+    () => [] as LocalImage[],
+  );
   const known = findKnownLayers(
     opts.sources ?? [],
     local.then((l) => l?.diffIds ?? []),
@@ -90,6 +94,8 @@ async function inspectAndAsk(
       clients: opts.lookupClients ?? clients,
       platform: local.then((l) => l?.platform ?? { os: 'linux', architecture: 'amd64' }),
       log: opts.log,
+      // A docker image's id is its config's digest: the daemon has that config's diff_ids.
+      localDiffIds: async (config) => (await daemonHas).find((i) => i.id === config)?.diffIds,
     },
   );
   const [l, base] = await inspected;

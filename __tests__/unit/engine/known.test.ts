@@ -169,6 +169,34 @@ describe('findKnownLayers', () => {
     );
   });
 
+  it.each([
+    {
+      name: 'a base config the daemon does not hold is read from the registry',
+      daemon: false,
+      calls: ['GET manifest acme/base:1', 'GET blob acme/base@<config>'],
+    },
+    {
+      name: "a base config the daemon holds is not read: its diff_ids come from the daemon's inspect",
+      daemon: true,
+      calls: ['GET manifest acme/base:1'],
+    },
+  ])('the base is read with one GET by tag (no HEAD first); $name', async ({ daemon, calls }) => {
+    const reg = new MemoryRegistry('reg.example');
+    const { configDigest } = reg.putImage('acme/base', '1', [Buffer.from('B1')], ['sha256:b1']);
+    const known = await findKnownLayers(
+      [{ registry: 'reg.example', repository: 'acme/base', ref: '1', base: true }],
+      ['sha256:b1', 'sha256:app'],
+      {
+        clients: () => reg.client(),
+        platform,
+        log: logger().log,
+        localDiffIds: async (c) => (daemon && c === configDigest ? ['sha256:b1'] : undefined),
+      },
+    );
+    expect(known.layers.get('sha256:b1')!.digest).toBe(digestOf('B1'));
+    expect(reg.calls).toEqual(calls.map((c) => c.replace('<config>', configDigest)));
+  });
+
   it('follows an index to the manifest of the local platform', async () => {
     const reg = new MemoryRegistry('reg.example');
     const { manifest } = reg.putImage('library/node', 'amd', [Buffer.from('N1')], ['sha256:n1']);
