@@ -199,8 +199,10 @@ async function openSession(s: Step): Promise<Session> {
   const sourceFound = source?.then(() => undefined) ?? Promise.resolve();
   const checks = inputs.logins.map(async (l) => {
     await sourceFound;
-    const repositories = s.targets.filter((t) => t.registry === l.registry).map((t) => t.repository);
-    return checkLogin(regs.clients(l.registry), l, repositories[0]);
+    const repositories = [
+      ...new Set(s.targets.filter((t) => t.registry === l.registry).map((t) => t.repository)),
+    ];
+    return checkLogin(regs.clients(l.registry), l, repositories);
   });
   // `docker login` one after another (concurrent writes to one config.json can lose a
   // credential), each once its credentials passed our check: a wrong token never reaches docker,

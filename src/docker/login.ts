@@ -51,10 +51,13 @@ export function userDockerConfigDir(): string {
 export async function checkLogin(
   client: RegistryClient,
   cred: RegistryLogin,
-  repository: string | undefined,
+  repositories: string[],
 ): Promise<void> {
   try {
-    await client.checkCredentials(repository ?? '');
+    // Every target repository, side by side: on a token registry push access is granted per
+    // repository, so a release to `me/app` and `otheruser/app` is refused before it builds
+    // rather than half pushed.
+    await Promise.all((repositories.length ? repositories : ['']).map((r) => client.checkCredentials(r)));
   } catch (err) {
     throw explainLoginFailure(cred.registry, cred.username, err);
   }
