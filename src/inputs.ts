@@ -1,5 +1,4 @@
-// The runner's protocol (inputs, masks, outputs, state, annotations, summary), as @actions/core speaks it.
-import * as runner from '@actions/core';
+import * as core from '@actions/core';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -64,7 +63,7 @@ export function listOf(value: string, commas = true): string[] {
 }
 
 function bool(name: string, fallback: boolean): boolean {
-  const raw = runner.getInput(name).trim();
+  const raw = core.getInput(name).trim();
   if (raw === '') return fallback;
   if (/^true$/i.test(raw)) return true;
   if (/^false$/i.test(raw)) return false;
@@ -72,7 +71,7 @@ function bool(name: string, fallback: boolean): boolean {
 }
 
 function positiveInt(name: string, fallback: number): number {
-  const raw = runner.getInput(name).trim();
+  const raw = core.getInput(name).trim();
   if (raw === '') return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < 1)
     throw new InputError(name, raw, 'must be a whole number of at least 1');
@@ -81,9 +80,9 @@ function positiveInt(name: string, fallback: number): number {
 
 /** Masks a token and the base64 forms docker and registries may echo. */
 function mask(username: string, password: string): void {
-  runner.setSecret(password);
-  runner.setSecret(Buffer.from(`${username}:${password}`).toString('base64'));
-  runner.setSecret(Buffer.from(password).toString('base64'));
+  core.setSecret(password);
+  core.setSecret(Buffer.from(`${username}:${password}`).toString('base64'));
+  core.setSecret(Buffer.from(password).toString('base64'));
 }
 
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i;
@@ -101,9 +100,9 @@ function registryName(input: string, raw: string): string {
 }
 
 function readLogins(secretsMayBeMissing: boolean): RegistryLogin[] {
-  const registryAuth = runner.getInput('registry-auth');
-  const username = runner.getInput('username').trim();
-  const password = runner.getInput('password');
+  const registryAuth = core.getInput('registry-auth');
+  const username = core.getInput('username').trim();
+  const password = core.getInput('password');
   // Mask before anything else can print it, including the errors below.
   if (password) mask(username, password);
   if (registryAuth.trim()) {
@@ -131,13 +130,13 @@ function readLogins(secretsMayBeMissing: boolean): RegistryLogin[] {
     );
   if (!username) return [];
   return [
-    { registry: registryName('registry', runner.getInput('registry') || 'docker.io'), username, password },
+    { registry: registryName('registry', core.getInput('registry') || 'docker.io'), username, password },
   ];
 }
 
 function readRegistryAuth(text: string, secretsMayBeMissing: boolean): RegistryLogin[] {
   // Mask every password-looking value before parsing, so a YAML error cannot echo a token.
-  for (const m of text.matchAll(/password\s*:\s*["']?([^"'\n]+)/g)) runner.setSecret(m[1].trim());
+  for (const m of text.matchAll(/password\s*:\s*["']?([^"'\n]+)/g)) core.setSecret(m[1].trim());
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -175,90 +174,37 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
  * events where GitHub withholds secrets (fork pull requests), where empty tokens are expected.
  */
 export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
-  const push = (runner.getInput('push').trim() || 'auto').toLowerCase();
+  const push = (core.getInput('push').trim() || 'auto').toLowerCase();
   if (push !== 'true' && push !== 'false' && push !== 'auto')
-    throw new InputError('push', runner.getInput('push'), 'must be true, false or auto');
+    throw new InputError('push', core.getInput('push'), 'must be true, false or auto');
   const logins = readLogins(noSecrets && push !== 'true');
   const dryRun = bool('dry-run', false);
-  const images = runner.getInput('images');
+  const images = core.getInput('images');
   if (!dryRun && listOf(images).length === 0)
     throw new InputError('images', images, 'needs at least one image name, like ghcr.io/acme/api');
-
-  const source = runner.getInput('source').trim();
-  const base = runner.getInput('base').trim();
-  if (base) {
-    try {
-      parseImageName(base);
-    } catch (err) {
-      throw new InputError('base', base, messageOf(err));
-    }
-  }
-  const mergeDigests = listOf(runner.getInput('merge-digests'));
-  for (const d of mergeDigests)
-    if (!DIGEST.test(d))
-      throw new InputError('merge-digests', d, 'each line must be a digest like sha256:<64 hex>');
-  const pushByDigest = bool('push-by-digest', false);
-  if (pushByDigest && mergeDigests.length)
-    throw new InputError('push-by-digest', 'true', 'cannot be combined with merge-digests');
-
-  const platforms = listOf(runner.getInput('platforms'));
-  for (const p of platforms)
-    if (!PLATFORM.test(p)) throw new InputError('platforms', p, 'each platform must look like linux/amd64');
-
-  const context = runner.getInput('context').trim() || '.';
-  const fileInput = runner.getInput('file').trim();
-  const file = fileInput || path.join(context, 'Dockerfile');
-  const builds = !dryRun && !source && mergeDigests.length === 0 && !when.closing;
-  if (builds) {
-    if (!existsSync(context) || !statSync(context).isDirectory())
-      throw new InputError('context', context, 'is not a directory in the workspace');
-    if (!existsSync(file))
-      throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
-  }
-
-  const buildArgs = listOf(runner.getInput('build-args'), false);
-  for (const a of buildArgs)
-    if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
-      throw new InputError('build-args', a, 'each line must be NAME=value');
-
-  const provenanceInput = runner.getInput('provenance');
-  let provenance: ProvenanceOptions | undefined;
-  try {
-    provenance = parseProvenance(provenanceInput);
-  } catch (err) {
-    throw new InputError('provenance', provenanceInput, (err as Error).message);
-  }
-  const githubToken = runner.getInput('github-token');
-  if (githubToken) runner.setSecret(githubToken);
-
+  const what = readWhatToPush();
+  const builds = !dryRun && !what.source && what.mergeDigests.length === 0 && !when.closing;
+  const build = readBuildInputs(builds);
+  const provenance = readProvenance();
+  const githubToken = core.getInput('github-token');
+  if (githubToken) core.setSecret(githubToken);
   const sep = (name: string) => {
-    const v = runner.getInput(name, { trimWhitespace: false });
+    const v = core.getInput(name, { trimWhitespace: false });
     return v === '' ? '\n' : v;
   };
   return {
     images,
-    tags: runner.getInput('tags'),
-    flavor: runner.getInput('flavor'),
-    labels: runner.getInput('labels'),
-    annotations: runner.getInput('annotations'),
+    tags: core.getInput('tags'),
+    flavor: core.getInput('flavor'),
+    labels: core.getInput('labels'),
+    annotations: core.getInput('annotations'),
     sepTags: sep('sep-tags'),
     sepLabels: sep('sep-labels'),
     sepAnnotations: sep('sep-annotations'),
     logins,
-    context,
-    file,
-    buildArgs,
-    target: runner.getInput('target').trim(),
-    pull: bool('pull', false),
-    noCache: bool('no-cache', false),
-    platforms,
-    cacheFrom: listOf(runner.getInput('cache-from'), false),
-    network: runner.getInput('network').trim(),
-    source,
-    base,
+    ...build,
+    ...what,
     push: push as PushMode,
-    pushByDigest,
-    mergeDigests,
     dryRun,
     logout: bool('logout', true),
     latestForwardOnly: bool('latest-forward-only', true),
@@ -270,4 +216,70 @@ export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
     allowUntrustedBuild: bool('allow-untrusted-build', false),
     githubToken,
   };
+}
+
+/** Where the image comes from when it is not built here: a local image, pushed legs to merge. */
+function readWhatToPush(): Pick<Inputs, 'source' | 'base' | 'mergeDigests' | 'pushByDigest'> {
+  const source = core.getInput('source').trim();
+  const base = core.getInput('base').trim();
+  if (base) {
+    try {
+      parseImageName(base);
+    } catch (err) {
+      throw new InputError('base', base, messageOf(err));
+    }
+  }
+  const mergeDigests = listOf(core.getInput('merge-digests'));
+  for (const d of mergeDigests)
+    if (!DIGEST.test(d))
+      throw new InputError('merge-digests', d, 'each line must be a digest like sha256:<64 hex>');
+  const pushByDigest = bool('push-by-digest', false);
+  if (pushByDigest && mergeDigests.length)
+    throw new InputError('push-by-digest', 'true', 'cannot be combined with merge-digests');
+  return { source, base, mergeDigests, pushByDigest };
+}
+
+type BuildInputs = Pick<
+  Inputs,
+  'platforms' | 'context' | 'file' | 'buildArgs' | 'target' | 'pull' | 'noCache' | 'cacheFrom' | 'network'
+>;
+
+/** What the build takes; the context and Dockerfile must exist only when the step builds. */
+function readBuildInputs(builds: boolean): BuildInputs {
+  const platforms = listOf(core.getInput('platforms'));
+  for (const p of platforms)
+    if (!PLATFORM.test(p)) throw new InputError('platforms', p, 'each platform must look like linux/amd64');
+  const context = core.getInput('context').trim() || '.';
+  const fileInput = core.getInput('file').trim();
+  const file = fileInput || path.join(context, 'Dockerfile');
+  if (builds) {
+    if (!existsSync(context) || !statSync(context).isDirectory())
+      throw new InputError('context', context, 'is not a directory in the workspace');
+    if (!existsSync(file))
+      throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
+  }
+  const buildArgs = listOf(core.getInput('build-args'), false);
+  for (const a of buildArgs)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
+      throw new InputError('build-args', a, 'each line must be NAME=value');
+  return {
+    platforms,
+    context,
+    file,
+    buildArgs,
+    target: core.getInput('target').trim(),
+    pull: bool('pull', false),
+    noCache: bool('no-cache', false),
+    cacheFrom: listOf(core.getInput('cache-from'), false),
+    network: core.getInput('network').trim(),
+  };
+}
+
+function readProvenance(): ProvenanceOptions | undefined {
+  const input = core.getInput('provenance');
+  try {
+    return parseProvenance(input);
+  } catch (err) {
+    throw new InputError('provenance', input, (err as Error).message);
+  }
 }

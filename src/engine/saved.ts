@@ -173,66 +173,8 @@ export async function relaySavedImage(
   relay: PushRelay,
   opts: SavedImageOptions = {},
 ): Promise<SavedImage> {
-  let known: KnownBlobs | undefined;
-  const small = new Map<string, Buffer>();
-  const sent = new Map<string, Blob>();
-  const links = new Map<string, string>();
-  const extract = tarStream.extract();
-  const exported = relay.progress.task('Export from docker');
-  const read = exported.counter('read');
-  opts.size?.then((n) => (read.total = n)).catch(() => undefined);
-  const feeding = pipeline(
-    tar,
-    (source: AsyncIterable<Buffer>) => counted(source, (n) => read.add(n)),
-    extract,
-  );
-  feeding.catch(() => undefined); // surfaced by the loop below, or awaited after it
-  let layerCount = 0;
-  try {
-    for await (const entry of extract) {
-      const name = normalise(entry.header.name);
-      const type = entry.header.type ?? 'file';
-      const size = entry.header.size ?? 0;
-      const body = entry as unknown as AsyncIterable<Buffer>;
-      if (type === 'symlink' || type === 'link') {
-        const target = entry.header.linkname ?? '';
-        links.set(name, normalise(type === 'symlink' ? posix.join(posix.dirname(name), target) : target));
-        entry.resume();
-      } else if (type !== 'file' && type !== 'contiguous-file') {
-        entry.resume();
-      } else if (name.endsWith('/layer.tar') || (name.startsWith('blobs/') && size > MiB)) {
-        known ??= (await opts.known?.catch(() => undefined)) ?? { layers: new Map(), configs: new Set() };
-        // docker 25+ names a blob by its digest: a layer the registries hold is not even read.
-        const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
-        const held = named ? known.layers.get(`sha256:${named[1]}`) : undefined;
-        if (held) {
-          entry.resume();
-          sent.set(name, held);
-          relay.held();
-          continue;
-        }
-        const { head, all } = await peek(body);
-        const layer = { n: ++layerCount, size };
-        if (named && head[0] === 0x7b && size <= SMALL_LIMIT) {
-          // A JSON blob over 1 MiB (a config with a long history), not a layer.
-          layerCount--;
-          small.set(name, await readAll(all, SMALL_LIMIT, `docker save: ${name} is`));
-        } else if (!named && known.layers.size && opts.tmpDir) {
-          // docker 20's names say nothing: hash the tar on its way to disk, then decide.
-          const file = join(opts.tmpDir, `layer-${sent.size}.tar`);
-          sent.set(name, await spoolThenSend(relay, all, known, file, layer));
-        } else sent.set(name, await sendLayer(relay, all, layer));
-      } else if (name.startsWith('blobs/') || !name.includes('/')) {
-        small.set(name, await readAll(body, SMALL_LIMIT, `docker save: ${name} is`));
-      } else {
-        entry.resume(); // VERSION and the legacy json of each layer directory
-      }
-    }
-  } finally {
-    exported.finish();
-  }
-  await feeding;
-
+  const archive = await relayArchive(tar, relay, opts);
+  const { small, sent, links } = archive;
   const { config, layers: paths } = savedImageIndex(small, links);
   const layers: Blob[] = [];
   for (const [path, p] of paths) {
@@ -247,34 +189,131 @@ export async function relaySavedImage(
     layers.push(blob);
   }
   const configDigest = sha256Digest(config);
-  const configHeld = known?.configs.has(configDigest) ?? false;
+  const configHeld = archive.known?.configs.has(configDigest) ?? false;
   if (configHeld) relay.held();
   const configBlob = configHeld
     ? { digest: configDigest, size: config.length }
     : await relay.ingest(once(config));
-  // Docker's media types, as `docker push` writes them, unless asked for OCI's or a zstd layer needs them.
-  // A reused layer keeps its media type: an OCI one (a base built by BuildKit) needs an OCI manifest.
+  const { body, mediaType } = imageManifest(configBlob, layers, archive.known, opts.oci === true);
+  return { body, mediaType, digest: sha256Digest(body), config, blobs: layers.length + 1 };
+}
+
+/** What a pass over the archive leaves: small files kept, layers sent (by path), links. */
+interface RelayedArchive {
+  small: Map<string, Buffer>;
+  sent: Map<string, Blob>;
+  links: Map<string, string>;
+  known?: KnownBlobs;
+}
+
+/** One pass over `docker save`'s tar: each layer sent as it streams by, small files kept. */
+async function relayArchive(
+  tar: Readable,
+  relay: PushRelay,
+  opts: SavedImageOptions,
+): Promise<RelayedArchive> {
+  const out: RelayedArchive = { small: new Map(), sent: new Map(), links: new Map() };
+  const extract = tarStream.extract();
+  const exported = relay.progress.task('Export from docker');
+  const read = exported.counter('read');
+  opts.size?.then((n) => (read.total = n)).catch(() => undefined);
+  const feeding = pipeline(
+    tar,
+    (source: AsyncIterable<Buffer>) => counted(source, (n) => read.add(n)),
+    extract,
+  );
+  feeding.catch(() => undefined); // surfaced by the loop below, or awaited after it
+  const layerCount = { n: 0 };
+  try {
+    for await (const entry of extract) {
+      const name = normalise(entry.header.name);
+      const type = entry.header.type ?? 'file';
+      const size = entry.header.size ?? 0;
+      if (type === 'symlink' || type === 'link') {
+        const target = entry.header.linkname ?? '';
+        out.links.set(name, normalise(type === 'symlink' ? posix.join(posix.dirname(name), target) : target));
+        entry.resume();
+      } else if (type !== 'file' && type !== 'contiguous-file') {
+        entry.resume();
+      } else if (name.endsWith('/layer.tar') || (name.startsWith('blobs/') && size > MiB)) {
+        const known = (out.known ??= (await opts.known?.catch(() => undefined)) ?? {
+          layers: new Map(),
+          configs: new Set(),
+        });
+        await relayLayerEntry(entry, name, size, relay, opts, { ...out, known }, layerCount);
+      } else if (name.startsWith('blobs/') || !name.includes('/')) {
+        const body = entry as unknown as AsyncIterable<Buffer>;
+        out.small.set(name, await readAll(body, SMALL_LIMIT, `docker save: ${name} is`));
+      } else {
+        entry.resume(); // VERSION and the legacy json of each layer directory
+      }
+    }
+  } finally {
+    exported.finish();
+  }
+  await feeding;
+  return out;
+}
+
+/** A layer of the archive: skipped where the registries hold it, else sent (or spooled, then decided). */
+async function relayLayerEntry(
+  entry: { resume(): unknown },
+  name: string,
+  size: number,
+  relay: PushRelay,
+  opts: SavedImageOptions,
+  out: RelayedArchive & { known: KnownBlobs },
+  layerCount: { n: number },
+): Promise<void> {
+  const { known, sent } = out;
+  // docker 25+ names a blob by its digest: a layer the registries hold is not even read.
+  const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
+  const held = named ? known.layers.get(`sha256:${named[1]}`) : undefined;
+  if (held) {
+    entry.resume();
+    sent.set(name, held);
+    relay.held();
+    return;
+  }
+  const { head, all } = await peek(entry as unknown as AsyncIterable<Buffer>);
+  const layer = { n: ++layerCount.n, size };
+  if (named && head[0] === 0x7b && size <= SMALL_LIMIT) {
+    // A JSON blob over 1 MiB (a config with a long history), not a layer.
+    layerCount.n--;
+    out.small.set(name, await readAll(all, SMALL_LIMIT, `docker save: ${name} is`));
+  } else if (!named && known.layers.size && opts.tmpDir) {
+    // docker 20's names say nothing: hash the tar on its way to disk, then decide.
+    const file = join(opts.tmpDir, `layer-${sent.size}.tar`);
+    sent.set(name, await spoolThenSend(relay, all, known, file, layer));
+  } else sent.set(name, await sendLayer(relay, all, layer));
+}
+
+/**
+ * The image manifest over the sent blobs: Docker's media types, as `docker push` writes them,
+ * unless OCI's are asked for or a layer needs them (zstd; a reused OCI layer of a base built
+ * by BuildKit).
+ */
+function imageManifest(
+  config: { digest: string; size: number },
+  layers: Blob[],
+  known: KnownBlobs | undefined,
+  askedOci: boolean,
+): { body: Buffer; mediaType: string } {
   const heldOci = [...(known?.layers.values() ?? [])].some(
     (k) => k.mediaType === MEDIA_TYPES.ociLayerGzip && layers.includes(k),
   );
-  const oci = opts.oci === true || heldOci || layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
+  const oci = askedOci || heldOci || layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
   const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;
   const layerType = (t: string) => (t === MEDIA_TYPES.ociLayerGzip && !oci ? MEDIA_TYPES.dockerLayerGzip : t);
-  const body = Buffer.from(
-    JSON.stringify(
-      {
-        schemaVersion: 2,
-        mediaType,
-        config: {
-          mediaType: oci ? MEDIA_TYPES.ociConfig : MEDIA_TYPES.dockerConfig,
-          size: configBlob.size,
-          digest: configBlob.digest,
-        },
-        layers: layers.map((l) => ({ mediaType: layerType(l.mediaType), size: l.size, digest: l.digest })),
-      },
-      null,
-      3,
-    ),
-  );
-  return { body, mediaType, digest: sha256Digest(body), config, blobs: layers.length + 1 };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType,
+    config: {
+      mediaType: oci ? MEDIA_TYPES.ociConfig : MEDIA_TYPES.dockerConfig,
+      size: config.size,
+      digest: config.digest,
+    },
+    layers: layers.map((l) => ({ mediaType: layerType(l.mediaType), size: l.size, digest: l.digest })),
+  };
+  return { body: Buffer.from(JSON.stringify(manifest, null, 3)), mediaType };
 }

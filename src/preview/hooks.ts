@@ -6,7 +6,7 @@ import { messageOf } from '../errors.js';
 import { octokitFor } from '../github/octokit.js';
 import type { Inputs } from '../inputs.js';
 import type { GitHubContext, MetaOptions } from '../meta/index.js';
-import * as runner from '@actions/core';
+import * as core from '@actions/core';
 import { cleanupPreview, type CleanupTarget, renderCleanup } from './cleanup.js';
 import { markerOf, publishedBody, removedBody, upsertComment } from './comment.js';
 import { isClosed, pullRequestOf, type PullRequest } from './pr.js';
@@ -15,10 +15,10 @@ import { checkUntrustedBuild } from './untrusted.js';
 /* eslint-disable @typescript-eslint/no-explicit-any -- the event payload is GitHub's JSON, untyped */
 
 const log = {
-  debug: (m: string) => runner.debug(m),
-  info: (m: string) => runner.info(m),
-  notice: (m: string) => runner.notice(m),
-  warning: (m: string) => runner.warning(m),
+  debug: (m: string) => core.debug(m),
+  info: (m: string) => core.info(m),
+  notice: (m: string) => core.notice(m),
+  warning: (m: string) => core.warning(m),
 };
 
 /** Whether this run builds with a docker build of the context (not source / merge-digests / dry run). */
@@ -34,7 +34,7 @@ export async function guardBuild(
 ): Promise<void> {
   if (!builds(inputs)) return;
   const note = await checkUntrustedBuild(eventName, payload, inputs.context, inputs.allowUntrustedBuild);
-  if (note) runner.warning(note);
+  if (note) core.warning(note);
 }
 
 /** The pull request of a closing event, whose preview is removed instead of built. */
@@ -56,26 +56,26 @@ export interface CloseJob {
 /** A closed pull request: nothing is built; its preview tags go, and the comment says so. */
 export async function closePreview(job: CloseJob): Promise<void> {
   const { inputs, pr } = job;
-  runner.setOutput('pushed', 'false');
+  core.setOutput('pushed', 'false');
   if (!inputs.cleanup) {
-    runner.info(`Pull request #${pr.number} closed; cleanup is false, so nothing is built or removed.`);
+    core.info(`Pull request #${pr.number} closed; cleanup is false, so nothing is built or removed.`);
     return;
   }
   if (pr.fromFork && job.ctx.eventName === 'pull_request') {
-    runner.notice(
+    core.notice(
       `Pull request #${pr.number} from ${pr.headRepo || 'a deleted fork'} closed: runs for fork pull requests get no secrets, so its preview cannot be removed here (run the cleanup on pull_request_target).`,
     );
     return;
   }
   const octokit = await octokitFor(inputs.githubToken, job.env);
   const report = await cleanupPreview({ ...job, octokit, log });
-  runner.setOutput('cleanup', JSON.stringify(report));
-  runner.setOutput('metadata', JSON.stringify({ cleanup: report }));
-  await runner.summary
+  core.setOutput('cleanup', JSON.stringify(report));
+  core.setOutput('metadata', JSON.stringify({ cleanup: report }));
+  await core.summary
     .addRaw(renderCleanup(report))
     .write()
     .catch((err: unknown) => {
-      runner.warning(`Could not write the job summary: ${messageOf(err)}`);
+      core.warning(`Could not write the job summary: ${messageOf(err)}`);
     });
   if (inputs.prComment && !inputs.dryRun) {
     const body = removedBody(
@@ -99,7 +99,7 @@ export async function commentPublished(
   if (!inputs.prComment || !pr || !pushed || Object.keys(pushed.digests).length === 0) return;
   // A fork's pull_request run has a read-only token: trying would only produce a 403.
   if (pr.fromFork && ctx.eventName === 'pull_request') {
-    runner.info(`pr-comment: #${pr.number} comes from a fork, whose token cannot comment; no comment.`);
+    core.info(`pr-comment: #${pr.number} comes from a fork, whose token cannot comment; no comment.`);
     return;
   }
   try {
@@ -107,6 +107,6 @@ export async function commentPublished(
     const body = publishedBody(pr, { marker: markerOf(env), ...pushed, sha: pr.headSha || ctx.sha });
     await upsertComment(octokit, ctx.repository || pr.baseRepo, pr, body, log);
   } catch (err) {
-    runner.warning(`pr-comment: ${messageOf(err)}`);
+    core.warning(`pr-comment: ${messageOf(err)}`);
   }
 }

@@ -28,7 +28,7 @@ export function addOutcome(into: Outcome, from: Outcome): void {
   into.left.push(...from.left);
 }
 
-/** Logging the cleanup needs (runner.* in the action, a recorder in tests). */
+/** Logging the cleanup needs (core.* in the action, a recorder in tests). */
 export interface CleanupLog {
   info(message: string): void;
   notice(message: string): void;
