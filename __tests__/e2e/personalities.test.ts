@@ -3,6 +3,11 @@
  * time, the personalities of the registries people push to (see __tests__/helpers/
  * personalities.ts). Each image is then fetched whole by skopeo from the registry itself, and
  * the proxy's log shows the client took the way round each quirk (and did not send a blob twice).
+ *
+ * htpasswd only: each personality is a transport quirk (upload methods, redirects, paging,
+ * headers, status codes) that does not depend on the auth scheme, and the upper-case `BASIC`
+ * one is Basic by definition; token renewal through faults is covered by reliability.test.ts
+ * and token.test.ts, which run against the token registry.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { startPersonality, type LoggedRequest, type PersonalityProxy } from '../helpers/personality.js';

@@ -21,6 +21,7 @@ import {
   type Result,
   twoRegistries,
 } from './harness.js';
+import { REGISTRY_KINDS, registryOfKind, type RegistryUnderTest } from './registries.js';
 
 let bed: Env;
 let reg1: RegistryProbe;
@@ -158,24 +159,33 @@ const scenarios: Scenario[] = [
   },
 ];
 
-describe('transient registry faults (through the fault proxy)', () => {
+// Both describes run against the htpasswd registry and the token registry (the proxy in front of
+// the registry, the token server reached directly, as its realm says): a retried request must
+// renew or reuse its token, never fall back to "not logged in".
+describe.each(REGISTRY_KINDS)('transient registry faults (through the fault proxy; %s registry)', (kind) => {
+  let reg: RegistryUnderTest;
+  let secrets: string[];
+  beforeAll(() => {
+    reg = registryOfKind(bed, kind);
+    secrets = [...allSecrets, ...secretForms(reg.user, reg.pass)];
+  });
   it.each(scenarios)('survives $name; every tag lands, one retry line per retry', async (s) => {
-    const proxy = await startFaultProxy(bed.reg1);
+    const proxy = await startFaultProxy(reg.host);
     try {
-      const repoA = uniqueRepo('rel');
-      const repoB = uniqueRepo('rel');
+      const repoA = reg.repo('rel');
+      const repoB = reg.repo('rel');
       const faults = s.faults(repoA, repoB);
       for (const f of faults) proxy.addFault(f);
       const tags = ['one', 'two', 'three'];
       const images = [`${proxy.host}/${repoA}`, ...(s.twoRepos ? [`${proxy.host}/${repoB}`] : [])];
       const r = await runAction({
         event: events.branch('main'),
-        secrets: allSecrets,
+        secrets,
         inputs: {
           images: images.join('\n'),
           registry: proxy.host,
-          username: bed.reg1User,
-          password: bed.reg1Pass,
+          username: reg.user,
+          password: reg.pass,
           tags: tags.map((t) => `type=raw,value=${t}`).join('\n'),
           flavor: 'latest=false',
           context: makeContext(s.layerBytes),
@@ -191,12 +201,12 @@ describe('transient registry faults (through the fault proxy)', () => {
       expect(served(proxy, faults)).toHaveLength(want);
 
       // Read the real registry, not through the proxy.
-      expect(await reg1.tags(repoA)).toEqual([...tags].sort());
-      if (s.twoRepos) expect(await reg1.tags(repoB)).toEqual([...tags].sort());
+      expect(await reg.probe.tags(repoA)).toEqual([...tags].sort());
+      if (s.twoRepos) expect(await reg.probe.tags(repoB)).toEqual([...tags].sort());
       const digest = r.outputs.digest;
       expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
       for (const repo of s.twoRepos ? [repoA, repoB] : [repoA])
-        for (const t of tags) expect((await reg1.manifest(repo, t))?.digest).toBe(digest);
+        for (const t of tags) expect((await reg.probe.manifest(repo, t))?.digest).toBe(digest);
       expect(r.outputs.pushed).toBe('true');
       expect(Object.keys(JSON.parse(r.outputs.digests)).sort()).toEqual(
         images.flatMap((i) => tags.map((t) => `${i}:${t}`)).sort(),
@@ -219,28 +229,34 @@ describe('transient registry faults (through the fault proxy)', () => {
       // another tag, which the copy to the second repository does side by side with the tags.)
       const genuine = failedRequests(proxy).filter((q) => !served(proxy, faults).includes(q));
       expect(unmatched.slice(genuine.length)).toEqual([]);
-      expectNoLeak(r, allSecrets);
+      expectNoLeak(r, secrets);
     } finally {
       await proxy.close();
     }
   });
 });
 
-describe('a registry that keeps failing', () => {
+describe.each(REGISTRY_KINDS)('a registry that keeps failing (%s registry)', (kind) => {
+  let reg: RegistryUnderTest;
+  let secrets: string[];
+  beforeAll(() => {
+    reg = registryOfKind(bed, kind);
+    secrets = [...allSecrets, ...secretForms(reg.user, reg.pass)];
+  });
   it('503 on every manifest PUT: fails in under two minutes with one error naming the 503 and the refs not pushed', async () => {
-    const proxy = await startFaultProxy(bed.reg1);
+    const proxy = await startFaultProxy(reg.host);
     try {
-      const repo = uniqueRepo('rel');
+      const repo = reg.repo('rel');
       proxy.addFault({ method: 'PUT', path: /\/manifests\//, times: 10_000, action: { status: 503 } });
       const image = `${proxy.host}/${repo}`;
       const r = await runAction({
         event: events.branch('main'),
-        secrets: allSecrets,
+        secrets,
         inputs: {
           images: image,
           registry: proxy.host,
-          username: bed.reg1User,
-          password: bed.reg1Pass,
+          username: reg.user,
+          password: reg.pass,
           tags: 'type=raw,value=one\ntype=raw,value=two',
           flavor: 'latest=false',
           context: makeContext(),
@@ -261,23 +277,23 @@ describe('a registry that keeps failing', () => {
       expect(r.outputs.pushed).toBe('false');
       expect(r.outputs.digests).toBe('{}');
       expect(r.outputs.digest).toBe('');
-      expect(await reg1.tags(repo)).toEqual([]);
-      expectNoLeak(r, allSecrets);
+      expect(await reg.probe.tags(repo)).toEqual([]);
+      expectNoLeak(r, secrets);
     } finally {
       await proxy.close();
     }
   });
 
   it('a wrong token fails in a few seconds, with no retry', async () => {
-    const repo = uniqueRepo('rel');
+    const repo = reg.repo('rel');
     const wrong = `wrong-token-${Date.now()}`;
     const r = await runAction({
       event: events.branch('main'),
-      secrets: [...allSecrets, wrong],
+      secrets: [...secrets, wrong],
       inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
-        username: bed.reg1User,
+        images: `${reg.host}/${repo}`,
+        registry: reg.host,
+        username: reg.user,
         password: wrong,
         context: makeContext(),
       },
@@ -288,8 +304,8 @@ describe('a registry that keeps failing', () => {
     const errors = errorLines(r);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/rejected the credentials/);
-    expect(await reg1.tags(repo)).toEqual([]);
-    expectNoLeak(r, [...allSecrets, ...secretForms(bed.reg1User, wrong)]);
+    expect(await reg.probe.tags(repo)).toEqual([]);
+    expectNoLeak(r, [...secrets, ...secretForms(reg.user, wrong)]);
   });
 });
 

@@ -84,9 +84,11 @@ describe('tokens that expire during a publish are renewed', () => {
       (e) => e.account === reg.user && e.scopes.includes(`repository:${repo}:pull,push`),
     );
     for (const e of pushTokens) expect(e.expires_in).toBe(1);
-    // Renewed as the upload went on: tokens asked for more than a second apart, not one reused.
+    // Renewed as the upload went on: push tokens asked for more than two lifetimes apart, so the
+    // writes after the slow upload did not reuse the first one. (How many in all depends on how
+    // the check, the build and the uploads fall against the 1 s lifetime.)
     const times = pushTokens.map((e) => Date.parse(e.time));
-    expect(pushTokens.length).toBeGreaterThanOrEqual(3);
+    expect(pushTokens.length).toBeGreaterThanOrEqual(2);
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(2000);
     expect(retriesOf(r.log)).toEqual([]);
   });
