@@ -656,7 +656,10 @@ async function caseColdStart(rounds) {
     for (const which of order) {
       let ms;
       if (which === 'node') {
-        ms = (await run(process.execPath, ['-e', ''])).ms;
+        // The same runner-step environment as the action's runs: node's start depends on it.
+        const step = runnerStep({ DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+        ms = (await run(process.execPath, ['-e', ''], { env: step.env })).ms;
+        rmSync(step.dir, { recursive: true, force: true });
       } else if (which === 'post') {
         // The post step of a run that logged in to nothing: it loads index.js and @actions/core only.
         const step = runnerStep({ DOCKER_HOST: 'unix:///nonexistent/docker.sock', STATE_isPost: 'true' });

@@ -3,11 +3,8 @@
  * time, the personalities of the registries people push to (see __tests__/helpers/
  * personalities.ts). Each image is then fetched whole by skopeo from the registry itself, and
  * the proxy's log shows the client took the way round each quirk (and did not send a blob twice).
- *
- * htpasswd only: each personality is a transport quirk (upload methods, redirects, paging,
- * headers, status codes) that does not depend on the auth scheme, and the upper-case `BASIC`
- * one is Basic by definition; token renewal through faults is covered by reliability.test.ts
- * and token.test.ts, which run against the token registry.
+ * Each personality runs in front of the htpasswd and the token registry (but `basic-upper`,
+ * a Basic challenge by definition).
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { startPersonality, type LoggedRequest, type PersonalityProxy } from '../helpers/personality.js';
@@ -17,24 +14,25 @@ import {
   events,
   expectNoLeak,
   makeContext,
-  RegistryProbe,
   runAction,
   secretForms,
   testBed,
-  uniqueRepo,
   type Env,
   type Event,
   type Result,
 } from './harness.js';
+import { REGISTRY_KINDS, registryOfKind, type RegistryUnderTest } from './registries.js';
 
 let bed: Env;
-let reg1: RegistryProbe;
+/** The htpasswd registry (the flows outside the per-kind describe), and every secret of both kinds. */
+let reg1: RegistryUnderTest;
 let secrets: string[];
 
 beforeAll(() => {
   bed = testBed();
-  reg1 = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
-  secrets = secretForms(bed.reg1User, bed.reg1Pass);
+  reg1 = registryOfKind(bed, 'htpasswd');
+  const token = registryOfKind(bed, 'token');
+  secrets = [...secretForms(reg1.user, reg1.pass), ...secretForms(token.user, token.pass)];
 });
 
 const errorLines = (r: Result) => r.log.split('\n').filter((l) => l.startsWith('::error'));
@@ -67,10 +65,10 @@ interface Landed {
 }
 
 /** What the registry itself holds under `tag`, and skopeo fetches it whole. */
-async function landed(repo: string, tag: string): Promise<Landed> {
-  const m = await reg1.manifest(repo, tag);
+async function landed(reg: RegistryUnderTest, repo: string, tag: string): Promise<Landed> {
+  const m = await reg.probe.manifest(repo, tag);
   if (!m) throw new Error(`no ${repo}:${tag} in the registry`);
-  const fetched = await skopeoFetch(bed.reg1, `${repo}:${tag}`, bed.reg1User, bed.reg1Pass);
+  const fetched = await skopeoFetch(reg.host, `${repo}:${tag}`, reg.user, reg.pass);
   expect(fetched.manifest.config.digest).toBe(m.body.config.digest);
   expect(fetched.manifest.layers.map((l) => l.digest)).toEqual(
     (m.body.layers as { digest: string }[]).map((l) => l.digest),
@@ -241,15 +239,22 @@ const cases: Case[] = [
   },
 ];
 
-function publish(p: PersonalityProxy, repos: string[], context: string, event: Event, tags: string) {
+function publish(
+  reg: RegistryUnderTest,
+  p: PersonalityProxy,
+  repos: string[],
+  context: string,
+  event: Event,
+  tags: string,
+) {
   return runAction({
     event,
     secrets,
     inputs: {
       images: repos.map((r) => `${p.host}/${r}`).join('\n'),
       registry: p.host,
-      username: bed.reg1User,
-      password: bed.reg1Pass,
+      username: reg.user,
+      password: reg.pass,
       tags,
       flavor: 'latest=false',
       context,
@@ -257,10 +262,18 @@ function publish(p: PersonalityProxy, repos: string[], context: string, event: E
   });
 }
 
+// Every personality in front of the htpasswd registry, and in front of the token registry all
+// but `basic-upper`, whose quirk is a Basic challenge (the token server is reached directly, as
+// the registry's realm says; the quirks are the registry's, not its token server's).
+const kindCases = REGISTRY_KINDS.flatMap((kind) =>
+  cases.filter((c) => kind === 'htpasswd' || c.name !== 'basic-upper').map((c) => ({ ...c, kind })),
+);
+
 describe('publishing through registry personalities', () => {
-  it.each(cases)('$name ($mimics): publishes, skopeo fetches it whole', async (c) => {
-    const repos = [uniqueRepo('pers'), ...(c.twoRepos ? [uniqueRepo('pers')] : [])];
-    const p = await startPersonality(bed.reg1, c.name, { existing: repos });
+  it.each(kindCases)('$name ($mimics; $kind registry): publishes, skopeo fetches it whole', async (c) => {
+    const reg = registryOfKind(bed, c.kind);
+    const repos = [reg.repo('pers'), ...(c.twoRepos ? [reg.repo('pers')] : [])];
+    const p = await startPersonality(reg.host, c.name, { existing: repos });
     try {
       // Two layers and a config: three blobs, so a fallback shows it is remembered.
       const context = makeContext(300 * 1024, 'FROM scratch\nCOPY payload.bin /a\nCOPY payload.bin /b\n');
@@ -268,18 +281,18 @@ describe('publishing through registry personalities', () => {
       for (let i = 0; i < (c.twice ? 2 : 1); i++) {
         const since = Math.max(0, ...p.log.map((q) => q.answeredAt));
         const tags = TAGS.map((t) => `type=raw,value=${t}`).join('\n');
-        const result = await publish(p, repos, context, events.branch('main'), tags);
+        const result = await publish(reg, p, repos, context, events.branch('main'), tags);
         if (result.code !== 0) console.log(`${c.name} run ${i + 1}:\n${result.log}`);
         expect(result.code).toBe(0);
         expect(errorLines(result)).toEqual([]);
         runs.push({ result, since });
       }
       const last = runs[runs.length - 1]!.result;
-      const image = await landed(repos[0]!, 'one');
+      const image = await landed(reg, repos[0]!, 'one');
       for (const repo of repos) {
-        expect(await reg1.tags(repo)).toEqual([...TAGS].sort());
-        for (const t of TAGS) expect((await reg1.manifest(repo, t))?.digest).toBe(image.digest);
-        if (repo !== repos[0]) await landed(repo, 'two');
+        expect(await reg.probe.tags(repo)).toEqual([...TAGS].sort());
+        for (const t of TAGS) expect((await reg.probe.manifest(repo, t))?.digest).toBe(image.digest);
+        if (repo !== repos[0]) await landed(reg, repo, 'two');
       }
       expect(last.outputs.digest).toBe(image.digest);
       try {
@@ -297,10 +310,10 @@ describe('publishing through registry personalities', () => {
 
 describe('registries that truly cannot take the push', () => {
   it('name-unknown: a repository that does not exist fails at once, in one line that says to create it, nothing retried', async () => {
-    const repo = uniqueRepo('pers');
-    const p = await startPersonality(bed.reg1, 'name-unknown', { existing: [] });
+    const repo = reg1.repo('pers');
+    const p = await startPersonality(reg1.host, 'name-unknown', { existing: [] });
     try {
-      const r = await publish(p, [repo], makeContext(), events.branch('main'), 'type=raw,value=one');
+      const r = await publish(reg1, p, [repo], makeContext(), events.branch('main'), 'type=raw,value=one');
       expect(r.code).toBe(1);
       expect(r.ms).toBeLessThan(10_000);
       expect(retryLines(r)).toEqual([]);
@@ -314,7 +327,7 @@ describe('registries that truly cannot take the push', () => {
       expect(posts.length).toBeLessThanOrEqual(2);
       expect(posts.every((q) => q.status === 404)).toBe(true);
       expect(requests(p, 'PUT', /./)).toEqual([]);
-      expect(await reg1.tags(repo)).toEqual([]);
+      expect(await reg1.probe.tags(repo)).toEqual([]);
       expectNoLeak(r, secrets);
     } finally {
       await p.close();
@@ -324,8 +337,8 @@ describe('registries that truly cannot take the push', () => {
 
 describe('tags listed page by page', () => {
   it('paged-tags: a newer release found only on the second page keeps latest where it is', async () => {
-    const repo = uniqueRepo('pers');
-    const p = await startPersonality(bed.reg1, 'paged-tags');
+    const repo = reg1.repo('pers');
+    const p = await startPersonality(reg1.host, 'paged-tags');
     try {
       const run = (version: string, tags: string) =>
         runAction({
@@ -334,8 +347,8 @@ describe('tags listed page by page', () => {
           inputs: {
             images: `${p.host}/${repo}`,
             registry: p.host,
-            username: bed.reg1User,
-            password: bed.reg1Pass,
+            username: reg1.user,
+            password: reg1.pass,
             tags,
             context: makeContext(),
           },
@@ -346,13 +359,13 @@ describe('tags listed page by page', () => {
         'type=raw,value=0a\ntype=raw,value=0b\ntype=semver,pattern={{version}}',
       );
       expect(newer.code).toBe(0);
-      expect(await reg1.tags(repo)).toEqual(['0a', '0b', '2.0.0', 'latest']);
+      expect(await reg1.probe.tags(repo)).toEqual(['0a', '0b', '2.0.0', 'latest']);
       const older = await run('v1.1.0', 'type=semver,pattern={{version}}');
       expect(older.code).toBe(0);
       expect(requests(p, 'GET', /\/tags\/list\?page=p\w+$/).length).toBeGreaterThan(0);
       expect(older.log).toMatch(/Left .*:latest where it is: .*:2\.0\.0 is a newer release than 1\.1\.0/);
-      expect((await reg1.manifest(repo, 'latest'))?.digest).toBe(newer.outputs.digest);
-      expect((await reg1.manifest(repo, '1.1.0'))?.digest).toBe(older.outputs.digest);
+      expect((await reg1.probe.manifest(repo, 'latest'))?.digest).toBe(newer.outputs.digest);
+      expect((await reg1.probe.manifest(repo, '1.1.0'))?.digest).toBe(older.outputs.digest);
     } finally {
       await p.close();
     }
