@@ -484,26 +484,30 @@ describe('bad inputs', () => {
 
 // ------------------------------------------------------------------------------------------------
 
-describe('eight runs at once on one daemon', () => {
-  it('half to reg1 as alice, half to reg2 as bob: all succeed, each pushes only its own tags, no token crosses', async () => {
-    const tokens = {
-      reg1: secretForms(bed.reg1User, bed.reg1Pass),
-      reg2: secretForms(bed.reg2User, bed.reg2Pass),
-    };
-    const runs = Array.from({ length: 8 }, (_, i) => {
-      const onReg1 = i % 2 === 0;
+describe('nine runs at once on one daemon', () => {
+  it('a third each to reg1 as alice, reg2 as bob and the token registry as carol: all succeed, each pushes only its own tags, no token crosses', async () => {
+    const regs = [
+      { host: bed.reg1, user: bed.reg1User, pass: bed.reg1Pass, probe: reg1 },
+      { host: bed.reg2, user: bed.reg2User, pass: bed.reg2Pass, probe: reg2 },
+      { host: bed.reg3, user: bed.reg3User, pass: bed.reg3Pass, probe: registryOfKind(bed, 'token').probe },
+    ].map((r) => ({ ...r, tokens: secretForms(r.user, r.pass) }));
+    const everySecret = [...allSecrets, ...regs[2]!.tokens];
+    const runs = Array.from({ length: 9 }, (_, i) => {
+      const own = regs[i % 3]!;
+      const others = regs.filter((r) => r !== own);
       return {
         i,
-        host: onReg1 ? bed.reg1 : bed.reg2,
-        user: onReg1 ? bed.reg1User : bed.reg2User,
-        pass: onReg1 ? bed.reg1Pass : bed.reg2Pass,
-        probe: onReg1 ? reg1 : reg2,
-        otherProbe: onReg1 ? reg2 : reg1,
-        own: onReg1 ? tokens.reg1 : tokens.reg2,
-        other: onReg1 ? tokens.reg2 : tokens.reg1,
-        repo: uniqueRepo(`par${i}`),
+        host: own.host,
+        user: own.user,
+        pass: own.pass,
+        probe: own.probe,
+        otherProbes: others.map((r) => r.probe),
+        own: own.tokens,
+        other: others.flatMap((r) => r.tokens),
+        // The token registry lets carol push to carol/... only; the others take any name.
+        repo: i % 3 === 2 ? registryOfKind(bed, 'token').repo(`par${i}`) : uniqueRepo(`par${i}`),
         tags: [`run${i}-a`, `run${i}-b`],
-        /** Files holding the other registry's token, seen during main or before post. */
+        /** Files holding another registry's token, seen during main or before post. */
         crossed: [] as string[],
         /** Files holding the run's own token while main runs (the action's own config). */
         duringMain: [] as string[],
@@ -515,7 +519,7 @@ describe('eight runs at once on one daemon', () => {
       runs.map((x) =>
         runAction({
           event: events.branch('main'),
-          secrets: allSecrets,
+          secrets: everySecret,
           watchMs: 50,
           watch: (phase, dirs) => {
             for (const d of [dirs.home, dirs.runnerTemp]) {
@@ -541,7 +545,7 @@ describe('eight runs at once on one daemon', () => {
       if (r.code !== 0) console.log(`run ${k}:\n${r.log}`);
       expect(r.code).toBe(0);
       expect(await x.probe.tags(x.repo)).toEqual([...x.tags].sort());
-      expect(await x.otherProbe.tags(x.repo)).toEqual([]);
+      for (const probe of x.otherProbes) expect(await probe.tags(x.repo)).toEqual([]);
       expect(Object.keys(JSON.parse(r.outputs.digests)).sort()).toEqual(
         x.tags.map((t) => `${x.host}/${x.repo}:${t}`).sort(),
       );
@@ -554,7 +558,7 @@ describe('eight runs at once on one daemon', () => {
       for (const f of x.duringMain) expect(f.startsWith(r.runnerTemp)).toBe(true);
       expect(x.beforePost).toEqual([]);
       expect(r.log).toContain('Removed the registry credentials');
-      expectNoLeak(r, allSecrets);
+      expectNoLeak(r, everySecret);
     }
   });
 });

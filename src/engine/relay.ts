@@ -224,36 +224,75 @@ export class PushRelay {
   /** Makes sure every target holds the blob: the live stream, else an upload from the spool. */
   private async deliver(session: Session, digest: string): Promise<void> {
     const size = session.size;
-    const fromSpool = () => createReadStream(session.file);
-    await Promise.all(
-      session.sinks.map(async ({ group, done }) => {
-        const { primary, others } = group;
-        // A target refused for an earlier blob would only be refused again.
-        let ok = false;
-        if (!this.failures.has(primary)) {
-          ok = done ? await this.streamed(group, done, digest) : false;
-          if (!ok && !this.failures.has(primary))
-            ok = await this.upload(primary, () =>
-              primary.client.uploadBlob(primary.repo, digest, size, fromSpool),
-            );
-        }
-        if (ok) {
-          group.tally.sent++;
-          group.tally.sentBytes += size;
-        }
-        for (const t of others) {
-          if (this.failures.has(t)) continue; // refused for an earlier blob
-          await this.upload(t, async () => {
-            const how = ok
-              ? await t.client.mountOrUpload(t.repo, digest, primary.repo, size, fromSpool)
-              : (await t.client.uploadBlob(t.repo, digest, size, fromSpool), 'uploaded');
-            group.tally[how === 'mounted' ? 'mounted' : 'copied']++;
-          });
-        }
-      }),
-    );
+    const resend = this.resendTask(digest, size);
+    const fromSpool = (registry: string) => () => resend.open(registry, session.file);
+    try {
+      await Promise.all(
+        session.sinks.map(async ({ group, done }) => {
+          const { primary, others } = group;
+          // A target refused for an earlier blob would only be refused again.
+          let ok = false;
+          if (!this.failures.has(primary)) {
+            ok = done ? await this.streamed(group, done, digest) : false;
+            if (!ok && !this.failures.has(primary))
+              ok = await this.upload(primary, () =>
+                primary.client.uploadBlob(
+                  primary.repo,
+                  digest,
+                  size,
+                  fromSpool(`${group.registry}/${primary.repo}`),
+                ),
+              );
+          }
+          if (ok) {
+            group.tally.sent++;
+            group.tally.sentBytes += size;
+          }
+          for (const t of others) {
+            if (this.failures.has(t)) continue; // refused for an earlier blob
+            await this.upload(t, async () => {
+              const how = ok
+                ? await t.client.mountOrUpload(
+                    t.repo,
+                    digest,
+                    primary.repo,
+                    size,
+                    fromSpool(`${group.registry}/${t.repo}`),
+                  )
+                : (await t.client.uploadBlob(t.repo, digest, size, fromSpool(`${group.registry}/${t.repo}`)),
+                  'uploaded');
+              group.tally[how === 'mounted' ? 'mounted' : 'copied']++;
+            });
+          }
+        }),
+      );
+    } finally {
+      resend.finish();
+    }
     await rm(session.file, { force: true });
     this.opts.log.debug(`relay: ${digest} is in every registry`);
+  }
+
+  /**
+   * Progress of the uploads that read the spool file (a stream that broke, a registry that takes
+   * no streamed body): a task of their own, made only when one starts, one counter a
+   * repository, counted again from zero when an attempt starts over.
+   */
+  private resendTask(digest: string, size: number) {
+    let task: Task | undefined;
+    const counters = new Map<string, Counter>();
+    return {
+      open: (where: string, file: string) => {
+        task ??= this.progress.task(`Blob ${digest.slice(7, 19)} from the spool`);
+        let c = counters.get(where);
+        if (!c) counters.set(where, (c = task.counter(`to ${where}`, size)));
+        c.done = 0;
+        const stream = createReadStream(file);
+        stream.on('data', (chunk) => c.add(chunk.length));
+        return stream;
+      },
+      finish: () => task?.finish(),
+    };
   }
 
   /**

@@ -4,6 +4,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegistryClient } from '../../../src/registry/client.js';
+import type { Task } from '../../../src/engine/progress.js';
 import { PushRelay, type RelayOptions, type RelayTarget } from '../../../src/engine/relay.js';
 import { RegistryError } from '../../../src/registry/retry.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -174,6 +175,48 @@ describe('PushRelay', () => {
       `y.example/a: streaming ${d} failed (ECONNRESET); sending it again`,
     ]);
   });
+
+  it.each([
+    { name: 'a stream that broke', breakAfter: 1000 as number | undefined, tasks: 1 },
+    { name: 'a stream that went through', breakAfter: undefined, tasks: 0 },
+  ])(
+    'counts what is sent again from the spool on a task of its own: $name',
+    async ({ breakAfter, tasks }) => {
+      const x = new FakeRegistry('x.example');
+      const y = new FakeRegistry('y.example');
+      y.breakStreamAfter = breakAfter;
+      const { relay } = await startRelay(
+        [
+          { client: x.client(), repo: 'a' },
+          { client: y.client(), repo: 'a' },
+        ],
+        { tickMs: 0 },
+      );
+      const made: Task[] = [];
+      const task = relay.progress.task.bind(relay.progress);
+      relay.progress.task = (label: string) => {
+        const t = task(label);
+        made.push(t);
+        return t;
+      };
+      const layer = Buffer.from(Array.from({ length: 50_000 }, (_, i) => i % 251));
+      await relay.ingest(slowly(layer));
+      await relay.settle();
+      const d = digestOf(layer);
+      const seen = made.map((t) => ({
+        label: t.label,
+        finished: t.finished,
+        counters: t.counters.map((c) => [c.name, c.done, c.total]),
+      }));
+      expect(seen).toEqual(
+        Array.from({ length: tasks }, () => ({
+          label: `Blob ${d.slice(7, 19)} from the spool`,
+          finished: true,
+          counters: [['to y.example/a', layer.length, layer.length]],
+        })),
+      );
+    },
+  );
 
   it.each([
     [403, 'DENIED', false],
