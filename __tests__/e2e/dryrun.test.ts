@@ -14,6 +14,8 @@ function trapDocker(): { env: Record<string, string>; marker: string } {
   };
 }
 
+// Not run per registry kind (issue 11): a dry run sends no request to any registry, so htpasswd
+// and token auth cannot differ here; the unreachable registry above proves no request is made.
 const image = '127.0.0.1:9/acme/api';
 const short = SHA.slice(0, 7);
 

@@ -11,19 +11,17 @@ import {
   type Event,
   fakeDocker,
   makeContext,
-  type RegistryProbe,
   REPO,
   repositoryRecord,
   runAction,
   secretForms,
   twoRegistries,
-  uniqueRepo,
 } from './harness.js';
+import { REGISTRY_KINDS, registryOfKind, type RegistryUnderTest } from './registries.js';
 
 let bed: Env;
-let reg1: RegistryProbe;
 beforeAll(() => {
-  ({ bed, reg1 } = twoRegistries());
+  ({ bed } = twoRegistries());
 });
 
 /** A pull_request_target event of pull request `n` from the fork someone/api, head `head`. */
@@ -45,12 +43,17 @@ function targetEvent(n: number, head: string): Event {
   };
 }
 
-function step(event: Event, inputs: Record<string, string>, env: Record<string, string> = {}) {
+function step(
+  reg: RegistryUnderTest,
+  event: Event,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+) {
   return runAction({
     event,
-    secrets: secretForms(bed.reg1User, bed.reg1Pass),
+    secrets: secretForms(reg.user, reg.pass),
     env: { DOCKER_METADATA_PR_HEAD_SHA: 'true', ...env },
-    inputs: { registry: bed.reg1, username: bed.reg1User, password: bed.reg1Pass, ...inputs },
+    inputs: { registry: reg.host, username: reg.user, password: reg.pass, ...inputs },
   });
 }
 
@@ -67,13 +70,18 @@ function gitContext(): { dir: string; head: string } {
   return { dir, head: git('rev-parse', 'HEAD') };
 }
 
-describe('pull_request_target with a fork head', () => {
+describe.each(REGISTRY_KINDS)('pull_request_target with a fork head (%s registry)', (kind) => {
+  let reg: RegistryUnderTest;
+  beforeAll(() => {
+    reg = registryOfKind(bed, kind);
+  });
+
   it('is refused before anything is built, and built with allow-untrusted-build: true', async () => {
-    const repo = uniqueRepo('target');
+    const repo = reg.repo('target');
     const { dir, head } = gitContext();
-    const inputs = { images: `${bed.reg1}/${repo}`, context: dir };
+    const inputs = { images: `${reg.host}/${repo}`, context: dir };
     const docker = fakeDocker(); // records every docker call, and refuses it
-    let r = await step(targetEvent(12, head), inputs, {
+    let r = await step(reg, targetEvent(12, head), inputs, {
       PATH: `${docker.dir}:${process.env.PATH}`,
     });
     expect(r.code).toBe(1);
@@ -83,19 +91,19 @@ describe('pull_request_target with a fork head', () => {
     );
     expect(r.log).toContain('allow-untrusted-build');
     expect(r.log).not.toContain('::group::Build');
-    expect(await reg1.tags(repo)).toEqual([]);
+    expect(await reg.probe.tags(repo)).toEqual([]);
 
-    r = await step(targetEvent(12, head), {
+    r = await step(reg, targetEvent(12, head), {
       ...inputs,
       'allow-untrusted-build': 'true',
     });
     expect(r.code).toBe(0);
     expect(r.log).toMatch(/::warning::allow-untrusted-build: building someone\/api's code/);
-    expect(await reg1.tags(repo)).toEqual(['pr-12', `sha-${head.slice(0, 7)}`]);
+    expect(await reg.probe.tags(repo)).toEqual(['pr-12', `sha-${head.slice(0, 7)}`]);
   });
 
   it('is refused on workflow_run of a fork pull request too', async () => {
-    const repo = uniqueRepo('target');
+    const repo = reg.repo('target');
     const { dir, head } = gitContext();
     const event: Event = {
       name: 'workflow_run',
@@ -111,20 +119,24 @@ describe('pull_request_target with a fork head', () => {
         },
       },
     };
-    const r = await step(event, { images: `${bed.reg1}/${repo}`, context: dir, tags: 'type=raw,value=run' });
+    const r = await step(reg, event, {
+      images: `${reg.host}/${repo}`,
+      context: dir,
+      tags: 'type=raw,value=run',
+    });
     expect(r.code).toBe(1);
     expect(r.log).toMatch(/^::error::Refusing to build fork code .* on workflow_run .* someone\/api/m);
-    expect(await reg1.tags(repo)).toEqual([]);
+    expect(await reg.probe.tags(repo)).toEqual([]);
   });
 
   it("builds the base repository's own checkout on pull_request_target without the opt-in", async () => {
-    const repo = uniqueRepo('target');
+    const repo = reg.repo('target');
     const { dir } = gitContext(); // HEAD is not the fork's head commit
-    const r = await step(targetEvent(13, '9'.repeat(40)), {
-      images: `${bed.reg1}/${repo}`,
+    const r = await step(reg, targetEvent(13, '9'.repeat(40)), {
+      images: `${reg.host}/${repo}`,
       context: dir,
     });
     expect(r.code).toBe(0);
-    expect(await reg1.tags(repo)).toContain('pr-13');
+    expect(await reg.probe.tags(repo)).toContain('pr-13');
   });
 });
