@@ -2,8 +2,6 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { SHA, events, fakeDocker, makeContext, repositoryRecord, runAction, type Event } from './harness.js';
 
-// No registry kinds here: a dry run talks to no registry at all (port 9 stands for every one).
-
 /** A `docker` first in PATH that only records that it was called, and no daemon. */
 function trapDocker(): { env: Record<string, string>; marker: string } {
   const docker = fakeDocker();

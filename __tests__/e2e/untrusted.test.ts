@@ -1,8 +1,8 @@
 /**
  * pull_request_target (and workflow_run) run with this repository's secrets: a build context
  * holding a fork's head commit is refused before anything runs, unless the workflow opts in.
- * The refusal comes before any registry is asked, so the registry's auth scheme does not matter:
- * these flows run against the htpasswd registry only.
+ * Each flow runs with an htpasswd and with a token-registry target: the refusal comes before any
+ * registry is asked, the opt-in build pushes as usual.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
