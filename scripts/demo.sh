@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end demo on a fresh machine: starts a private dockerd and a registry with a password
-# on 127.0.0.1, then runs the action (dist/index.js, main and post step) exactly as a GitHub
-# runner would for a release tag v1.2.3, and shows what landed in the registry.
+# End-to-end demo on a fresh machine: starts a private dockerd, a registry with a password and a
+# token-auth registry (as Docker Hub and GHCR work) on 127.0.0.1, then runs the action
+# (dist/index.js, main and post step) exactly as a GitHub runner would for a release tag v1.2.3,
+# pushing to both, and shows what landed in the registries.
 #
 # The log is shown as the runner shows it (scripts/runner-log.mjs): masked values as ***,
 # workflow commands as readable lines. Knobs: PUBLISH_IMAGE_DEMO_ENV (test bed directory,
@@ -41,13 +42,24 @@ JSON
 : >"$work/output"; : >"$work/state"; : >"$work/summary.md"
 echo "(temporary files of this demo: $work, removed at the end)"
 
+# A release to both registries, each with its own login.
+images="$REG1/acme/demo
+$REG3/$REG3_USER/demo"
+auth="- registry: $REG1
+  username: $REG1_USER
+  password: $REG1_PASS
+- registry: $REG3
+  username: $REG3_USER
+  password: $REG3_PASS"
+
 step() { # the runner's environment for one step of a workflow run, its log as the runner shows it
   {
     # The runner masks every secret of the workflow from the start, and echoes the step's inputs.
-    printf '::add-mask::%s\n' "$REG1_PASS"
+    printf '::add-mask::%s\n' "$REG1_PASS" "$REG3_PASS"
     printf 'Run publish-image (%s step)\n  with:\n' "$1"
-    printf '    %s: %s\n' images "$REG1/acme/demo" registry "$REG1" username "$REG1_USER" password "$REG1_PASS" \
-      context "$work/app"
+    printf '    images: |\n%s\n' "$(sed 's/^/      /' <<<"$images")"
+    printf '    registry-auth: |\n%s\n' "$(sed 's/^/      /' <<<"$auth")"
+    printf '    context: %s\n' "$work/app"
     run_step "${@:2}"
   } | node "$root/scripts/runner-log.mjs"
 }
@@ -57,7 +69,7 @@ run_step() {
     GITHUB_SHA=0123456789abcdef0123456789abcdef01234567 GITHUB_REPOSITORY=acme/demo GITHUB_ACTOR=octocat \
     GITHUB_SERVER_URL=https://github.com GITHUB_OUTPUT="$work/output" GITHUB_STATE="$work/state" \
     GITHUB_STEP_SUMMARY="$work/summary.md" \
-    INPUT_IMAGES="$REG1/acme/demo" INPUT_REGISTRY="$REG1" INPUT_USERNAME="$REG1_USER" INPUT_PASSWORD="$REG1_PASS" \
+    INPUT_IMAGES="$images" "INPUT_REGISTRY-AUTH=$auth" \
     INPUT_CONTEXT="$work/app" INPUT_FLAVOR=latest=auto INPUT_PUSH=auto INPUT_LOGOUT=true "$@" \
     node "$root/dist/index.js"
 }
@@ -101,8 +113,16 @@ echo "== step outputs (GITHUB_OUTPUT)"
 show_outputs "$work/output"
 echo "== job summary (GITHUB_STEP_SUMMARY)"
 cat "$work/summary.md"
-echo "== the registry now holds"
-curl -sf -u "$REG1_USER:$REG1_PASS" "http://$REG1/v2/acme/demo/tags/list"
-echo
+echo "== the registries now hold"
+# curl reads the credentials from stdin (-K -), never from its command line.
+curl -sf -K - "http://$REG1/v2/acme/demo/tags/list" <<<"user = \"$REG1_USER:$REG1_PASS\""
+# The token registry names its token server (realm) and service in its 401 challenge, as Docker
+# Hub's does; a pull token for the repository then reads its tags.
+challenge=$(curl -s -D - -o /dev/null "http://$REG3/v2/" | tr -d '\r' | grep -i '^www-authenticate:')
+realm=$(sed -n 's/.*realm="\([^"]*\)".*/\1/p' <<<"$challenge")
+service=$(sed -n 's/.*service="\([^"]*\)".*/\1/p' <<<"$challenge")
+token=$(curl -sf -K - "$realm?service=$service&scope=repository:$REG3_USER/demo:pull" \
+  <<<"user = \"$REG3_USER:$REG3_PASS\"" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).token))')
+curl -sf -K - "http://$REG3/v2/$REG3_USER/demo/tags/list" <<<"header = \"Authorization: Bearer $token\""
 echo "== credentials left behind under RUNNER_TEMP and HOME (expect none)"
-grep -rlF -f <(printf "%s" "$REG1_PASS") "$work" 2>/dev/null || echo "none"
+grep -rlF -f <(printf "%s\n%s\n" "$REG1_PASS" "$REG3_PASS") "$work" 2>/dev/null || echo "none"

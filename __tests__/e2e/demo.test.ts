@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, testBed } from './harness.js';
+import { ROOT, secretForms, testBed } from './harness.js';
 
 describe('the README demo (scripts/demo.sh) on the test bed', () => {
   it('shows what a runner shows: no secret in any form, the Docker config gone, no temp files left', () => {
@@ -15,10 +15,11 @@ describe('the README demo (scripts/demo.sh) on the test bed', () => {
     });
     const out = `${r.stdout}${r.stderr}`;
     expect(r.status).toBe(0);
+    // Both logins of the demo: the htpasswd registry's and the token registry's.
     const forms = [
-      bed.reg1Pass,
-      Buffer.from(bed.reg1Pass).toString('base64'),
-      Buffer.from(`${bed.reg1User}:${bed.reg1Pass}`).toString('base64'),
+      ...secretForms(bed.reg1User, bed.reg1Pass),
+      ...secretForms(bed.reg3User, bed.reg3Pass),
+      ...[bed.reg1Pass, bed.reg3Pass].map((p) => Buffer.from(p).toString('base64')),
     ];
     for (const secret of forms) expect(out).not.toContain(secret);
     expect(out).toContain('password: ***');
@@ -29,6 +30,17 @@ describe('the README demo (scripts/demo.sh) on the test bed', () => {
     expect(out).toContain(`${dir} is gone: the main step removed it`);
     expect(existsSync(dir!)).toBe(false);
     expect(out).toMatch(/^version: 1\.2\.3$/m);
+    // The release landed in both registries, read back by the demo itself.
+    const held = out
+      .split('\n')
+      .filter((l) => l.startsWith('{"name":'))
+      .map((l) => JSON.parse(l) as { name: string; tags: string[] })
+      .map((l) => ({ name: l.name, tags: [...l.tags].sort() }));
+    const release = ['1.2', '1.2.3', 'latest', 'sha-0123456'];
+    expect(held).toEqual([
+      { name: 'acme/demo', tags: release },
+      { name: `${bed.reg3User}/demo`, tags: release },
+    ]);
     expect(out).toMatch(/credentials left behind under RUNNER_TEMP and HOME \(expect none\)\nnone$/m);
     const work = /temporary files of this demo: (\S+),/.exec(out)?.[1];
     expect(work).toBeDefined();
