@@ -322,19 +322,27 @@ async function pushImages(
     await o.tagsFinal;
     return mergeDigests(inputs.mergeDigests, targets, clients, logger, report, o.attest);
   }
-  if (inputs.platforms.length > 1 || inputs.pushByDigest) {
-    await o.tagsFinal;
-    const opts = { tmpDir: session.tmp, byDigest: inputs.pushByDigest, log: logger, attest: o.attest };
-    return publishPlatforms(docker, images, targets, clients, opts, report);
-  }
   const base = inputs.base || (inputs.source ? '' : builtBase(inputs.file, inputs.buildArgs, inputs.target));
   if (base) core.info(`Base image: ${base}`);
   const defaultBranch = String(s.run.payload?.repository?.default_branch ?? '');
+  const sources = reuseSources(targets, defaultBranch, base);
+  if (inputs.platforms.length > 1 || inputs.pushByDigest) {
+    await o.tagsFinal;
+    const opts = {
+      tmpDir: session.tmp,
+      byDigest: inputs.pushByDigest,
+      log: logger,
+      attest: o.attest,
+      sources,
+      lookupClients: session.lookupClients,
+    };
+    return publishPlatforms(docker, images, targets, clients, opts, report);
+  }
   const opts = {
     log: logger,
     tagsFinal: o.tagsFinal,
     tmpDir: session.tmp,
-    sources: reuseSources(targets, defaultBranch, base),
+    sources,
     lookupClients: session.lookupClients,
     base,
     dockerReady: session.loggedIn,

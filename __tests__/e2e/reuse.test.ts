@@ -131,7 +131,7 @@ afterAll(async () => {
 });
 
 /** skopeo fetches the whole image (every blob checked against its digest). */
-async function skopeoFetches(ref: string, user: string, pass: string): Promise<string[]> {
+async function skopeoFetches(ref: string, user: string, pass: string, arch?: string): Promise<string[]> {
   const dir = tempDir('publish-image-skopeo');
   const auth = path.join(dir, 'auth.json');
   const host = ref.split('/')[0]!;
@@ -145,6 +145,7 @@ async function skopeoFetches(ref: string, user: string, pass: string): Promise<s
     '--authfile',
     auth,
     '--src-tls-verify=false',
+    ...(arch ? ['--override-arch', arch] : []),
     `docker://${ref}`,
     `dir:${out}`,
   ]);
@@ -338,3 +339,142 @@ describe.each(REGISTRY_KINDS)('an app FROM a base a registry holds (%s registry 
     }
   }, 120_000);
 });
+
+/**
+ * A multi-platform base (an index over an amd64 and an arm64 image, each two layers of its own
+ * text), made by the docker CLI alone: `build --platform`, `push`, `manifest create` and
+ * `manifest push`; then removed from the daemon. Returns each platform's base layer digests.
+ */
+async function pushMultiBase(ref: string, host: string, user: string, pass: string) {
+  const cfg = tempDir('publish-image-basecfg');
+  const env = { DOCKER_CONFIG: cfg };
+  await docker(['login', '-u', user, '--password-stdin', host], pass, env);
+  const parts: string[] = [];
+  for (const arch of ['amd64', 'arm64']) {
+    const ctx = tempDir('publish-image-base');
+    writeFileSync(path.join(ctx, 'a.txt'), text(1024 * 1024));
+    writeFileSync(path.join(ctx, 'b.txt'), text(1024 * 1024));
+    writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\n');
+    const part = `${ref}-${arch}`;
+    await docker(['build', '-q', '--platform', `linux/${arch}`, '-t', part, ctx]);
+    await docker(['push', part], undefined, env);
+    parts.push(part);
+  }
+  await docker(['manifest', 'create', '--insecure', ref, ...parts], undefined, env);
+  await docker(['manifest', 'push', '--insecure', ref], undefined, env);
+  await docker(['rmi', ...parts]);
+}
+
+describe.each(REGISTRY_KINDS)(
+  'a multi-platform app FROM a multi-platform base (%s registry holds it)',
+  (kind) => {
+    let mbase = '';
+    let baseRepo = '';
+    /** linux/<arch> -> the base's layer digests for that platform. */
+    const baseOf: Record<string, string[]> = {};
+    beforeAll(async () => {
+      first = registryOfKind(bed, kind);
+      p1 = proxyOf[kind]!;
+      probe1 = new RegistryProbe(p1.host, first.user, first.pass);
+      baseRepo = first.repo('multi-base');
+      mbase = `${p1.host}/${baseRepo}:1`;
+      await pushMultiBase(mbase, p1.host, first.user, first.pass);
+      const index = (await probe1.manifest(baseRepo, '1'))!.body;
+      expect(index.manifests).toHaveLength(2);
+      for (const m of index.manifests as { digest: string; platform: { architecture: string } }[]) {
+        const image = (await probe1.manifest(baseRepo, m.digest))!.body;
+        baseOf[`linux/${m.platform.architecture}`] = image.layers.map((l: { digest: string }) => l.digest);
+      }
+    }, 180_000);
+
+    it('each platform lists its own base layer digests in both registries; only the app layer is uploaded', async () => {
+      const ctx = tempDir('publish-image-app');
+      writeFileSync(path.join(ctx, 'app.bin'), randomBytes(APP_BYTES));
+      writeFileSync(path.join(ctx, 'Dockerfile'), `FROM ${mbase}\nCOPY app.bin /app.bin\n`);
+      const repo = first.repo('multi-reuse');
+      const before = [p1.requests.length, p2.requests.length] as const;
+      const r = await runAction({
+        event: events.pr(11, false),
+        secrets: allSecrets(),
+        inputs: {
+          images: `${p1.host}/${repo}\n${p2.host}/${repo}`,
+          'registry-auth': registryAuth(),
+          context: ctx,
+          platforms: 'linux/amd64,linux/arm64',
+          'latest-forward-only': 'false',
+        },
+      });
+      if (process.env.REUSE_LOG) console.log(r.log);
+      expect(r.log).not.toContain('::error::');
+      expect(r.code).toBe(0);
+      expectNoLeak(r, allSecrets());
+      expect(r.log).toContain(`Base image: ${mbase}`);
+      const appLayers = new Set<string>();
+      for (const [probe, host, user, pass] of [
+        [probe1, p1.host, first.user, first.pass],
+        [probe2, p2.host, bed.reg2User, bed.reg2Pass],
+      ] as const) {
+        const index = (await probe.manifest(repo, 'pr-11'))!.body;
+        expect(index.manifests).toHaveLength(2);
+        for (const m of index.manifests as { digest: string; platform: { architecture: string } }[]) {
+          const platform = `linux/${m.platform.architecture}`;
+          const image = (await probe.manifest(repo, m.digest))!.body;
+          expect(image.layers.slice(0, 2).map((l: { digest: string }) => l.digest)).toEqual(baseOf[platform]);
+          expect(image.layers).toHaveLength(3);
+          appLayers.add(image.layers[2].digest);
+          const files = await skopeoFetches(`${host}/${repo}:pr-11`, user, pass, m.platform.architecture);
+          for (const l of image.layers as { digest: string }[]) expect(files).toContain(l.digest.slice(7));
+        }
+      }
+      // Each platform's app layer (one blob when both builds made the same tar), two configs and
+      // manifests; none of the four base layers.
+      const apps = appLayers.size;
+      const sent1 = uploaded(p1, before[0]);
+      expect(sent1).toBeGreaterThan(APP_BYTES * 0.9);
+      expect(sent1).toBeLessThan(apps * APP_BYTES * 1.2 + 64 * 1024);
+      const baseBytes = (
+        await Promise.all(
+          Object.values(baseOf)
+            .flat()
+            .map(async (d) => (await probe1.blob(baseRepo, d)).length),
+        )
+      ).reduce((a, b) => a + b, 0);
+      const sent2 = uploaded(p2, before[1]);
+      expect(sent2).toBeGreaterThan(baseBytes);
+      expect(sent2).toBeLessThan(baseBytes + apps * APP_BYTES * 1.2 + 64 * 1024);
+      const meta = JSON.parse(r.outputs.metadata!) as {
+        reuse: Record<string, Record<string, { layers: number; bytes: number }>>;
+      };
+      expect(meta.reuse[p1.host]!.mounted).toEqual({ layers: 4, bytes: baseBytes });
+      expect(meta.reuse[p2.host]!.copied).toEqual({ layers: 4, bytes: baseBytes });
+      expect(meta.reuse[p1.host]!.uploaded.layers).toBe(apps);
+      expect(r.summary).toContain('| registry | reused | mounted | copied | uploaded |');
+    }, 180_000);
+
+    it("a push-by-digest leg of one platform reuses that platform's base layers too", async () => {
+      const ctx = tempDir('publish-image-app');
+      writeFileSync(path.join(ctx, 'app.bin'), randomBytes(APP_BYTES));
+      writeFileSync(path.join(ctx, 'Dockerfile'), `FROM ${mbase}\nCOPY app.bin /app.bin\n`);
+      const repo = first.repo('leg-reuse');
+      const before = p1.requests.length;
+      const r = await runAction({
+        event: events.pr(12, false),
+        secrets: allSecrets(),
+        inputs: {
+          images: `${p1.host}/${repo}`,
+          'registry-auth': registryAuth(),
+          context: ctx,
+          platforms: 'linux/arm64',
+          'push-by-digest': 'true',
+        },
+      });
+      expect(r.log).not.toContain('::error::');
+      expect(r.code).toBe(0);
+      const image = (await probe1.manifest(repo, r.outputs.digest!))!.body;
+      expect(image.layers.slice(0, 2).map((l: { digest: string }) => l.digest)).toEqual(
+        baseOf['linux/arm64'],
+      );
+      expect(uploaded(p1, before)).toBeLessThan(APP_BYTES * 1.2 + 64 * 1024);
+    }, 120_000);
+  },
+);

@@ -114,6 +114,7 @@ async function platformDockerfile(
   if (!o.platform) return o;
   const text = await readFile(o.file, 'utf8');
   const stages = parseStages(text, o.buildArgs);
+  if (!o.pull) await pullOtherPlatformBases(docker, stages, o.platform, log);
   const wanted = new Set(
     stages
       .filter(isScratch)
@@ -142,6 +143,32 @@ async function platformDockerfile(
     for (const p of pulls) await docker.run(['pull', '--platform', ...p.split(' ')]);
   }
   return { ...o, file, pull: false };
+}
+
+/**
+ * The classic builder takes a base image the daemon holds under that name as it is, whatever
+ * its platform: after an amd64 build FROM a multi-platform base, an arm64 build would start
+ * from the amd64 image. Such a base is pulled for the wanted platform first; one the daemon
+ * does not hold is pulled by the build itself, for the platform asked.
+ */
+async function pullOtherPlatformBases(
+  docker: Docker,
+  stages: ReturnType<typeof parseStages>,
+  platform: string,
+  log: Logger,
+): Promise<void> {
+  const pulls = new Map<string, string>();
+  for (const s of stages) {
+    if (isScratch(s) || s.fromStage || !s.image || s.platformFlag?.includes('$')) continue;
+    pulls.set(`${s.platformFlag ?? platform} ${s.image}`, s.image);
+  }
+  for (const [key, image] of pulls) {
+    const want = key.slice(0, key.indexOf(' '));
+    const held = await imagePlatform(docker, image).catch(() => undefined);
+    if (!held || samePlatform(parsePlatform(want), held)) continue;
+    log.info(`The daemon holds ${image} for ${platformString(held)}; pulling it for ${want}`);
+    await docker.run(['pull', '--platform', want, image]);
+  }
 }
 
 /** The Dockerfile that puts every label on an image in one step (values JSON-quoted). */

@@ -7,11 +7,18 @@ import type { Report, Target } from './push.js';
 import { readAll, type RegistryClient } from '../registry/client.js';
 import { copyImage, isIndexMediaType, mapLimit } from './copy.js';
 import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from '../registry/oci.js';
-import { pushSavedImage } from './upload.js';
+import { pushSavedImage, type PushTarget } from './upload.js';
+import { findKnownLayers, type LayerSource } from './known.js';
+import { inspectImage } from '../docker/inspect.js';
+import { describeReuse, placedForExport, ReuseLedger } from './reuse.js';
+import type { KnownBlobs } from './saved.js';
 import type { Attester } from './attest.js';
 import { isAttestationEntry } from '../provenance/layout.js';
 
 type Clients = (registry: string) => RegistryClient;
+
+/** A blob as a manifest lists it. */
+type Blob = { mediaType: string; digest: string; size: number };
 
 /** Image configs are a few KB; anything near this is not one. */
 const CONFIG_LIMIT = 4 * 1024 * 1024;
@@ -46,9 +53,44 @@ async function putEverywhere(
   });
 }
 
+export interface PlatformsOptions {
+  tmpDir: string;
+  byDigest: boolean;
+  log: Logger;
+  attest?: Attester;
+  /** Manifests that may hold some of the layers (the base's index first; known.ts). */
+  sources?: LayerSource[];
+  /** Clients to read the sources with (a shorter retry budget off the targets' registries). */
+  lookupClients?: Clients;
+}
+
+/**
+ * The layers of one platform's image that some source holds for that platform (a base's
+ * index gives each platform its own manifest), placed in every target before the export
+ * starts, so they are neither compressed nor sent and keep the base's digests.
+ */
+async function placedLayers(
+  docker: Docker,
+  id: string,
+  targets: PushTarget[],
+  clients: Clients,
+  opts: PlatformsOptions,
+  ledger: ReuseLedger,
+): Promise<KnownBlobs> {
+  const local = await inspectImage(docker, id);
+  const known = await findKnownLayers(opts.sources!, local.diffIds, {
+    clients: opts.lookupClients ?? clients,
+    platform: local.platform,
+    log: opts.log,
+    localDiffIds: async (config) => (config === local.id ? local.diffIds : undefined),
+  });
+  return placedForExport(known, targets, clients, ledger, opts.log, local.id);
+}
+
 /**
  * Multi-platform images and push-by-digest, without buildx: each platform's image leaves the
- * daemon through `docker save`, is compressed once and uploaded to every repository, and an OCI
+ * daemon through `docker save`; layers a source already holds for that platform are placed
+ * from the registries, the others compressed once and uploaded to every repository; an OCI
  * index over the platform manifests goes under every tag. No temporary tags are ever created.
  */
 export async function publishPlatforms(
@@ -56,18 +98,56 @@ export async function publishPlatforms(
   images: { platform: string; id: string }[],
   targets: Target[],
   clients: Clients,
-  opts: { tmpDir: string; byDigest: boolean; log: Logger; attest?: Attester },
+  opts: PlatformsOptions,
   report: Report,
+): Promise<void> {
+  const ledger = new ReuseLedger();
+  // No single local image to hand to `docker push`: every platform is exported.
+  report.path = 'export';
+  try {
+    await publishEachPlatform(docker, images, targets, clients, opts, report, ledger);
+  } finally {
+    report.reuse = ledger.report();
+    for (const line of describeReuse(report.reuse)) opts.log.info(`Layers: ${line}`);
+  }
+}
+
+async function publishEachPlatform(
+  docker: Docker,
+  images: { platform: string; id: string }[],
+  targets: Target[],
+  clients: Clients,
+  opts: PlatformsOptions,
+  report: Report,
+  ledger: ReuseLedger,
 ): Promise<void> {
   const pushTargets = targets.map((t) => ({ client: clients(t.registry), repo: t.repository }));
   const entries: IndexEntry[] = [];
+  // Layers an earlier platform sent are in every target now: a later platform's identical
+  // layer (the same COPY on every platform) is not compressed and sent again.
+  const sentEarlier: KnownBlobs = { layers: new Map(), configs: new Set() };
   for (const image of images) {
     const size = imageSize(docker, image.id);
+    const known = (
+      opts.sources?.length
+        ? placedLayers(docker, image.id, pushTargets, clients, opts, ledger)
+        : Promise.resolve<KnownBlobs>({ layers: new Map(), configs: new Set() })
+    ).then((k) => ({ ...k, layers: new Map([...sentEarlier.layers, ...k.layers]) }));
+    known.catch(() => undefined); // read once the export reaches its first layer
     const save = await docker.stream(['save', image.id]);
     const [pushed] = await Promise.all([
-      pushSavedImage(save.stdout, pushTargets, { tmpDir: opts.tmpDir, log: opts.log, size }),
+      pushSavedImage(save.stdout, pushTargets, { tmpDir: opts.tmpDir, log: opts.log, size, known }),
       save.done,
     ]);
+    const held = (await known.catch(() => undefined))?.layers;
+    const layers = (JSON.parse(pushed.manifest.toString('utf8')) as { layers: Blob[] }).layers;
+    const diffIds = (pushed.config as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+    layers.forEach((l, i) => {
+      if (diffIds.length === layers.length) sentEarlier.layers.set(diffIds[i]!, l);
+      sentEarlier.layers.set(l.digest, l);
+      if (!held?.has(l.digest))
+        for (const t of pushTargets) ledger.note(t.client.registry, l.digest, l.size, 'uploaded');
+    });
     const platform = platformString(pushed.platform);
     report.platforms[platform] = pushed.digest;
     opts.log.info(

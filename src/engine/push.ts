@@ -12,7 +12,7 @@ import { parseImageName } from '../registry/reference.js';
 import { findKnownLayers, type KnownImage, type LayerSource } from './known.js';
 import { choosePath, daemonKnownBytes, inspectImage, type LocalImage, type PublishPath } from './paths.js';
 import { PushRelay, type RelayTarget } from './relay.js';
-import { describeReuse, placeBlobs, ReuseLedger, type ReuseReport } from './reuse.js';
+import { describeReuse, placedForExport, ReuseLedger, type ReuseReport } from './reuse.js';
 import { relaySavedImage, type KnownBlobs, type SavedImage } from './saved.js';
 
 /** One image name and the tags it gets, with the registry that holds it. */
@@ -100,42 +100,6 @@ async function inspectAndAsk(
   );
   const [l, base] = await inspected;
   return { local: l, base, known };
-}
-
-/** Known layers placed in every target, in the form the export path skips them by. */
-async function placedForExport(
-  known: KnownImage,
-  relayTargets: RelayTarget[],
-  clients: (registry: string) => RegistryClient,
-  ledger: ReuseLedger,
-  log: Logger,
-  imageId: string,
-): Promise<KnownBlobs> {
-  const layers = [...known.layers.values()];
-  const blobs = layers.map((l) => ({ ...l, layer: true }));
-  // The very image was pushed before (a tag pushed again): its config need not be sent either.
-  const image = known.images.get(imageId);
-  if (image)
-    blobs.push({
-      diffId: '',
-      digest: imageId,
-      size: image.configSize,
-      mediaType: '',
-      from: image.from,
-      layer: false,
-    });
-  const placed = await placeBlobs(blobs, relayTargets, { clients, ledger, log });
-  const out: KnownBlobs = { layers: new Map(), configs: new Set(placed.has(imageId) ? [imageId] : []) };
-  for (const l of layers)
-    if (placed.has(l.digest)) {
-      const blob = { mediaType: l.mediaType, digest: l.digest, size: l.size };
-      out.layers.set(l.diffId, blob);
-      out.layers.set(l.digest, blob);
-    }
-  const held = new Set([...out.layers.values()]).size;
-  // Before the export starts: reused where they were, or mounted or copied there just now.
-  if (held) log.debug(`every registry already holds ${held} of the layers`);
-  return out;
 }
 
 /**

@@ -8,7 +8,9 @@ import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { mapLimit } from './copy.js';
-import type { BlobLocation } from './known.js';
+import type { BlobLocation, KnownImage } from './known.js';
+import type { RelayTarget } from './relay.js';
+import type { KnownBlobs } from './saved.js';
 
 export type Outcome = 'reused' | 'mounted' | 'copied' | 'uploaded';
 export interface Tally {
@@ -131,6 +133,42 @@ export async function placeBlobs(
     }
   });
   return new Set(blobs.map((b) => b.digest).filter((d) => !missed.has(d)));
+}
+
+/** Known layers placed in every target, in the form the export path skips them by. */
+export async function placedForExport(
+  known: KnownImage,
+  relayTargets: RelayTarget[],
+  clients: (registry: string) => RegistryClient,
+  ledger: ReuseLedger,
+  log: Logger,
+  imageId: string,
+): Promise<KnownBlobs> {
+  const layers = [...known.layers.values()];
+  const blobs = layers.map((l) => ({ ...l, layer: true }));
+  // The very image was pushed before (a tag pushed again): its config need not be sent either.
+  const image = known.images.get(imageId);
+  if (image)
+    blobs.push({
+      diffId: '',
+      digest: imageId,
+      size: image.configSize,
+      mediaType: '',
+      from: image.from,
+      layer: false,
+    });
+  const placed = await placeBlobs(blobs, relayTargets, { clients, ledger, log });
+  const out: KnownBlobs = { layers: new Map(), configs: new Set(placed.has(imageId) ? [imageId] : []) };
+  for (const l of layers)
+    if (placed.has(l.digest)) {
+      const blob = { mediaType: l.mediaType, digest: l.digest, size: l.size };
+      out.layers.set(l.diffId, blob);
+      out.layers.set(l.digest, blob);
+    }
+  const held = new Set([...out.layers.values()]).size;
+  // Before the export starts: reused where they were, or mounted or copied there just now.
+  if (held) log.debug(`every registry already holds ${held} of the layers`);
+  return out;
 }
 
 const MiB = 1024 * 1024;

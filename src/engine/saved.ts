@@ -304,7 +304,14 @@ function imageManifest(
   );
   const oci = askedOci || heldOci || layers.some((l) => l.mediaType === OCI_LAYER_ZSTD);
   const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;
-  const layerType = (t: string) => (t === MEDIA_TYPES.ociLayerGzip && !oci ? MEDIA_TYPES.dockerLayerGzip : t);
+  // Docker's and OCI's gzip layer types name the same bytes: a base's blob keeps its digest
+  // under either, so each manifest lists its layers in its own family of types.
+  const layerType = (t: string) =>
+    t === MEDIA_TYPES.ociLayerGzip && !oci
+      ? MEDIA_TYPES.dockerLayerGzip
+      : t === MEDIA_TYPES.dockerLayerGzip && oci
+        ? MEDIA_TYPES.ociLayerGzip
+        : t;
   const manifest = {
     schemaVersion: 2,
     mediaType,

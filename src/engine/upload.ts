@@ -10,7 +10,7 @@ import { MEDIA_TYPES } from '../registry/client.js';
 import { mapLimit } from './copy.js';
 import { platformOfConfig, type Platform } from '../registry/oci.js';
 import { PushRelay, type RelayTarget } from './relay.js';
-import { relaySavedImage } from './saved.js';
+import { relaySavedImage, type KnownBlobs } from './saved.js';
 
 export type PushTarget = RelayTarget;
 
@@ -20,6 +20,8 @@ export interface PushSavedImageOptions {
   log: Logger;
   /** About how many bytes the export is, for its progress line. */
   size?: Promise<number | undefined>;
+  /** Layers every target already holds (a base's): not sent, listed under their own digests. */
+  known?: Promise<KnownBlobs>;
 }
 
 export interface PushedImage {
@@ -39,7 +41,12 @@ export async function pushSavedImage(
 ): Promise<PushedImage> {
   const relay = await PushRelay.start({ targets, tmpDir: opts.tmpDir, log: opts.log });
   try {
-    const image = await relaySavedImage(tar, relay, { oci: true, size: opts.size });
+    const image = await relaySavedImage(tar, relay, {
+      oci: true,
+      size: opts.size,
+      known: opts.known,
+      tmpDir: opts.tmpDir,
+    });
     const failures = await relay.settle();
     const [failed] = failures.values();
     if (failures.size) throw failed;
