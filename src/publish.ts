@@ -1,13 +1,9 @@
 /** The main step, from inputs to outputs; loaded only when the main step runs. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as core from '@actions/core';
-import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './docker/login.js';
+import { userDockerConfigDir } from './docker/login.js';
+import { closeSession, openSession, type Session } from './session.js';
 import { build, hasBuildx } from './docker/build.js';
 import { builtBase } from './docker/dockerfile.js';
-import { Docker } from './docker/cli.js';
-import { inspectSource, type LocalImage } from './docker/inspect.js';
 import { InputError, messageOf } from './errors.js';
 import { currentRun, noSecretsReason, type Run } from './event.js';
 import { heldBackTags } from './forward.js';
@@ -18,10 +14,7 @@ import type { Logger } from './log.js';
 import { computeMeta, metaOptionsFromEnv, workflowContext, type Meta } from './meta/index.js';
 import { assertAllPushed, newReport, publishLocalImage, type Report, type Target } from './engine/push.js';
 import type { RegistryClient } from './registry/client.js';
-import { stepClients, type StepClients } from './registry/clients.js';
-import { dockerConfigCredentials } from './registry/credentials.js';
 import { parseImageName } from './registry/reference.js';
-import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
 import { reportEnd } from './results.js';
 import type { SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
@@ -151,95 +144,13 @@ function sayDryRun(s: Step, plan: SummaryData['plan']): void {
     core.info(`  would attach SLSA ${p.version} provenance (mode=${p.mode}); the tags would name an index`);
 }
 
-/** The docker side and the registry clients of one step, and where its temporary files go. */
-interface Session extends StepClients {
-  docker: Docker;
-  /** The step's own Docker config, when it logs in itself (removed when the step ends). */
-  configDir?: string;
-  tmp: string;
-  /** Resolves once every credential is proven (our own check, before anything is built). */
-  checked: Promise<void>;
-  /** Resolves once `docker login` ran for every registry (docker's own pulls and pushes). */
-  loggedIn: Promise<void>;
-  /** The `source` image as the daemon describes it. */
-  source?: Promise<LocalImage>;
-}
-
-/**
- * Starts what only waits on docker or a registry, without waiting for it: the `source` inspect
- * (alone first: a missing image is a bad input, said before any registry hears from us), then
- * every credential check side by side and, once a registry's check passed, its `docker login`,
- * while the caller goes on (a build, or the registry reads of a local image's publish).
- */
-async function openSession(s: Step): Promise<Session> {
-  const { inputs, env } = s;
-  const policy: RetryPolicy = {
-    ...DEFAULT_RETRY,
-    attempts: inputs.retryAttempts,
-    totalMs: inputs.retryTimeoutSeconds * 1000,
-  };
-  const userConfig = userDockerConfigDir();
-  let configDir: string | undefined;
-  if (inputs.logins.length) {
-    configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
-    core.saveState('configDir', configDir);
-    core.saveState('logout', String(inputs.logout));
-  }
-  const docker = new Docker(logger, configDir);
-  const regs = stepClients({
-    logins: inputs.logins,
-    dockerCredentials: dockerConfigCredentials(userConfig),
-    pushRegistries: s.targets.map((t) => t.registry),
-    policy,
-    log: logger,
-  });
-  const tmp = await mkdtemp(path.join(env.RUNNER_TEMP || os.tmpdir(), 'publish-image-blobs-'));
-  const source = inputs.source ? inspectSource(docker, inputs.source) : undefined;
-  // A missing source is a bad input: found out before any registry hears from us.
-  const sourceFound = source?.then(() => undefined) ?? Promise.resolve();
-  const checks = inputs.logins.map(async (l) => {
-    await sourceFound;
-    const repositories = [
-      ...new Set(s.targets.filter((t) => t.registry === l.registry).map((t) => t.repository)),
-    ];
-    return checkLogin(regs.clients(l.registry), l, repositories);
-  });
-  // `docker login` one after another (concurrent writes to one config.json can lose a
-  // credential), each once its credentials passed our check: a wrong token never reaches docker,
-  // whose probe would answer it like a flaky registry.
-  const loggedIn = (async () => {
-    for (const [i, l] of inputs.logins.entries()) {
-      await checks[i];
-      await dockerLogin(docker, l, policy, logger);
-    }
-  })();
-  const checked = Promise.all(checks).then(() => undefined);
-  for (const p of [source, checked, loggedIn]) p?.catch(() => undefined); // each awaited later
-  return { ...regs, docker, configDir, tmp, checked, loggedIn, source };
-}
-
-/** Removes what the step made for itself; its credentials too, unless `logout: false`. */
-async function closeSession(session: Session, inputs: Inputs): Promise<void> {
-  await rm(session.tmp, { recursive: true, force: true });
-  if (!session.configDir || !inputs.logout) return;
-  await session.loggedIn.catch(() => undefined); // docker may still be writing config.json
-  try {
-    await rm(session.configDir, { recursive: true, force: true });
-    // The post step then finds nothing to do and starts and ends without loading the toolkit.
-    core.saveState('configDir', '');
-    core.info('Removed the registry credentials of this step');
-  } catch (err) {
-    core.warning(`Could not remove the registry credentials in ${session.configDir}: ${messageOf(err)}`);
-  }
-}
-
 async function buildAndPush(
   s: Step,
   summary: SummaryData,
   skipped: string | undefined,
   done: { imageId: string; report?: Report },
 ): Promise<void> {
-  const session = await openSession(s);
+  const session = await openSession(s, logger);
   try {
     // A missing source is a bad input: said before any credential problem.
     const source = await session.source;
@@ -346,6 +257,7 @@ async function pushImages(
     lookupClients: session.lookupClients,
     base,
     dockerReady: session.loggedIn,
+    auth: session.auth,
     inspected: session.source,
     root: o.attest && attestedRoot(o.attest, report),
   };

@@ -95,7 +95,7 @@ describe.each(REGISTRY_KINDS)(
       const r = await runAction({
         event: events.branch('main'),
         secrets: all,
-        env: { PATH: `${docker.dir}:${process.env.PATH}` },
+        env: docker.env,
         inputs: {
           images: [`${p1.host}/${repoA}`, `${p1.host}/${repoB}`, `${p2.host}/${repoA}`].join('\n'),
           'registry-auth': registryAuth(),

@@ -10,6 +10,7 @@ import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/faultpr
 import {
   expectNoLeak,
   fakeDocker,
+  type FakeDocker,
   RegistryProbe,
   events,
   filesContaining,
@@ -414,11 +415,11 @@ describe('bad inputs', () => {
     await proxy.close();
   });
 
-  const run = (inputs: Record<string, string>, pathDir: string) =>
+  const run = (inputs: Record<string, string>, docker: FakeDocker) =>
     runAction({
       event: events.branch('main'),
       secrets: allSecrets,
-      env: { PATH: `${pathDir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+      env: docker.env,
       inputs,
     });
 
@@ -445,7 +446,7 @@ describe('bad inputs', () => {
         tags: 'type=raw,value=one',
         ...c.inputs(proxy.host, repo, ctx),
       },
-      docker.dir,
+      docker,
     );
     expectInputFailure(r, c.input);
     expect(docker.calls()).toEqual([]);
@@ -469,13 +470,14 @@ describe('bad inputs', () => {
         source: missing,
         context: '/nonexistent',
       },
-      docker.dir,
+      docker,
     );
     expectInputFailure(r, 'source');
     const calls = docker.calls();
     expect(calls).toHaveLength(1);
     // The image is tagged for the push relay at once: that tag is also the existence check.
-    expect(calls[0]).toMatch(/^(image inspect|tag) .*local\/not-there-/);
+    // Through the daemon's socket where the action reaches it (here), else the CLI.
+    expect(calls[0]).toMatch(/^(image inspect .*|API GET \/images\/)local\/not-there-/);
     expect(proxy.requests).toEqual([]);
     expect(await reg1.tags(repo)).toEqual([]);
     expectNoLeak(r, allSecrets);

@@ -81,9 +81,7 @@ describe.each(REGISTRY_KINDS)('pull_request_target with a fork head (%s registry
     const { dir, head } = gitContext();
     const inputs = { images: `${reg.host}/${repo}`, context: dir };
     const docker = fakeDocker(); // records every docker call, and refuses it
-    let r = await step(reg, targetEvent(12, head), inputs, {
-      PATH: `${docker.dir}:${process.env.PATH}`,
-    });
+    let r = await step(reg, targetEvent(12, head), inputs, docker.env);
     expect(r.code).toBe(1);
     expect(docker.calls()).toEqual([]);
     expect(r.log).toMatch(

@@ -221,8 +221,7 @@ export function samePlatform(a: Platform, b: Platform): boolean {
 /** The image's size in bytes (about what `docker save` exports), for progress; undefined if unknown. */
 export async function imageSize(docker: Docker, ref: string): Promise<number | undefined> {
   try {
-    const { stdout } = await docker.run(['image', 'inspect', '--format', '{{.Size}}', ref]);
-    const n = Number(stdout.trim());
+    const n = Number(((await docker.inspect(ref)) as { Size?: number }).Size);
     return Number.isFinite(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;

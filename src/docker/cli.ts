@@ -7,8 +7,14 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
+import type { Engine, EngineAuth, EnginePush } from './engine.js';
 
 const openFd = promisify(openCallback);
+
+/** `docker push` output: `<tag>: digest: sha256:... size: N`. */
+export function pushedDigest(output: string): string | undefined {
+  return /digest: (sha256:[0-9a-f]{64})/.exec(output)?.[1];
+}
 
 /** A docker CLI call that exited non-zero; `stderr` is what docker said. */
 export class DockerError extends Error {
@@ -37,12 +43,44 @@ export interface RunResult {
 /** What a stream's reader did, so a broken pipe it caused is not blamed on docker. */
 const READER_CLOSED = 'the reader closed the pipe early (broken pipe)';
 
-/** The docker CLI, through @actions/exec, with its own DOCKER_CONFIG when the action logged in itself. */
+/**
+ * The docker CLI, through @actions/exec, with its own DOCKER_CONFIG when the action logged in
+ * itself; inspect, tag and push go to the daemon's socket instead when `engine` reaches it.
+ */
 export class Docker {
   constructor(
     private readonly log: Logger,
     readonly configDir?: string,
+    readonly engine?: Engine,
   ) {}
+
+  /** `docker image inspect <ref>` as JSON (the API's own form, which `{{json .}}` prints). */
+  async inspect(ref: string): Promise<unknown> {
+    if (!this.engine)
+      return JSON.parse((await this.run(['image', 'inspect', '--format', '{{json .}}', ref])).stdout);
+    this.log.debug(`docker image inspect ${ref} (Engine API)`);
+    return this.engine.inspect(ref);
+  }
+
+  /** `docker tag <image> <ref>`. */
+  async tag(image: string, ref: string): Promise<void> {
+    if (!this.engine) return void (await this.run(['tag', image, ref]));
+    this.log.debug(`docker tag ${image} ${ref} (Engine API)`);
+    await this.engine.tag(image, ref);
+  }
+
+  /**
+   * `docker push <ref>`: through the API with `auth` (the step's own credentials for that
+   * registry, given to the daemon in the request), else the CLI with docker's login.
+   */
+  async push(ref: string, auth?: EngineAuth): Promise<EnginePush> {
+    if (!this.engine || !auth) {
+      const output = (await this.run(['push', ref])).stdout;
+      return { digest: pushedDigest(output), output };
+    }
+    this.log.debug(`docker push ${ref} (Engine API)`);
+    return this.engine.push(ref, auth);
+  }
 
   private env(): Record<string, string> {
     const env: Record<string, string> = {};

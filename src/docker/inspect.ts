@@ -26,8 +26,7 @@ interface InspectJson {
 }
 
 export async function inspectImage(docker: Docker, ref: string): Promise<LocalImage> {
-  const { stdout } = await docker.run(['image', 'inspect', '--format', '{{json .}}', ref]);
-  const j = JSON.parse(stdout) as InspectJson;
+  const j = (await docker.inspect(ref)) as InspectJson;
   const platform: Platform = { os: j.Os ?? 'linux', architecture: j.Architecture ?? 'amd64' };
   if (j.Variant) platform.variant = j.Variant;
   return {

@@ -5,6 +5,7 @@
  * as they are, so every target lists the same digests.
  */
 import type { Docker } from '../docker/cli.js';
+import type { EngineAuth } from '../docker/engine.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
@@ -24,6 +25,8 @@ export interface NoExportOptions {
   tagsFinal: Promise<void>;
   /** Resolves once docker is logged in to every registry. */
   dockerReady: Promise<void>;
+  /** The step's own credentials for a registry, for a push through the Engine API. */
+  auth?: (registry: string) => EngineAuth | undefined;
 }
 
 const PARALLEL_PUTS = 8;
@@ -94,11 +97,6 @@ export async function registryCopy(
   await publishManifest(manifest, at, targets, o, report);
 }
 
-/** `docker push` output: `<tag>: digest: sha256:... size: N`. */
-export function pushedDigest(output: string): string | undefined {
-  return /digest: (sha256:[0-9a-f]{64})/.exec(output)?.[1];
-}
-
 /** Layers the daemon compressed again instead of finding them by digest (diff_id order). */
 export function recompressed(manifest: Manifest, image: LocalImage, known: KnownImage): string[] {
   const layers =
@@ -154,7 +152,7 @@ export async function prepareTag(
   const target = withTags.find((t) => t.registry === baseRegistry) ?? withTags[0];
   if (!target) return undefined;
   const ref = `${target.name}:${target.tags[0]}`;
-  await docker.run(['tag', imageId, ref]);
+  await docker.tag(imageId, ref);
   return { target, ref };
 }
 
@@ -195,13 +193,14 @@ export async function daemonPush(
     layers.filter((l) => !covered(l)),
     [first.target],
   );
-  await o.dockerReady;
-  const output = (await docker.run(['push', first.ref])).stdout;
+  // With the step's own credentials for that registry the daemon gets them in the request;
+  // only a push with docker's own login waits for `docker login`.
+  const auth = o.auth?.(first.target.registry);
+  if (!auth || !docker.engine) await o.dockerReady;
+  const { digest, output } = await docker.push(first.ref, auth);
   await others;
   const at = { registry: first.target.registry, repository: first.target.repository };
-  const manifest = await o
-    .clients(at.registry)
-    .getManifest(at.repository, pushedDigest(output) ?? first.target.tags[0]!);
+  const manifest = await o.clients(at.registry).getManifest(at.repository, digest ?? first.target.tags[0]!);
   const again = recompressed(manifest, image, known);
   if (again.length) {
     o.log.info(

@@ -1,5 +1,6 @@
 import { imageSize } from '../docker/build.js';
 import type { Docker } from '../docker/cli.js';
+import type { EngineAuth } from '../docker/engine.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
@@ -56,8 +57,10 @@ export interface LocalPublishOptions {
   base?: string;
   /** Clients to read the sources with (a shorter retry budget off the targets' registries). */
   lookupClients?: (registry: string) => RegistryClient;
-  /** Resolves once docker is logged in (the `docker push` path needs it). */
+  /** Resolves once docker is logged in (a `docker push` with docker's own login needs it). */
   dockerReady?: Promise<void>;
+  /** The step's own credentials for a registry: a push through the Engine API carries them. */
+  auth?: (registry: string) => EngineAuth | undefined;
   /** The image as the daemon described it, when the caller inspected it already (`source`). */
   inspected?: Promise<LocalImage>;
   /**
@@ -172,6 +175,7 @@ async function publishByCheapestPath(
     ledger,
     tagsFinal: opts.tagsFinal,
     dockerReady: opts.dockerReady ?? Promise.resolve(),
+    auth: opts.auth,
   };
   if (choice.path === 'daemon push' && canPush) {
     const pushed = await daemonPush(docker, local, base, targets, known, tag, o, report).catch(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { pushedDigest, recompressed, registryCopy } from '../../../src/engine/daemonpush.js';
+import { pushedDigest } from '../../../src/docker/cli.js';
+import { recompressed, registryCopy } from '../../../src/engine/daemonpush.js';
 import { newReport } from '../../../src/engine/push.js';
 import { ReuseLedger } from '../../../src/engine/reuse.js';
 import { silentLogger } from '../../../src/log.js';
