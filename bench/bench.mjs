@@ -295,7 +295,18 @@ function runnerStep(extraEnv = {}) {
 }
 
 /**
- * One step of the action: main, then post with the saved state. Times each (spawn to exit);
+ * Whether the runner starts the post step after a main step that exited with `code`, by
+ * action.yml's `post-if` (the benchmark's job is never cancelled, and no earlier step failed).
+ */
+const POST_IF = /^\s*post-if:\s*(.+?)\s*$/m.exec(readFileSync(path.join(ROOT, 'action.yml'), 'utf8'))?.[1] ?? 'always()';
+function postRuns(code) {
+  if (POST_IF === 'always()') return true;
+  if (POST_IF === 'cancelled() || failure()') return code !== 0;
+  throw new Error(`bench: action.yml has post-if ${POST_IF}, which runAction does not model`);
+}
+
+/**
+ * One step of the action: main, then post with the saved state, when `post-if` runs it. Times each (spawn to exit);
  * the main step runs under /usr/bin/time for its peak RSS and is polled for node's own VmHWM.
  */
 async function runAction(inputs, { extraEnv = {}, post = true } = {}) {
@@ -317,7 +328,7 @@ async function runAction(inputs, { extraEnv = {}, post = true } = {}) {
   }
   const outputs = parseCommandFile(step.files.output);
   let postRun = { code: 0, ms: 0, lines: [] };
-  if (post) {
+  if (post && postRuns(main.code)) {
     const postEnv = { ...env };
     for (const [k, v] of Object.entries(parseCommandFile(step.files.state))) postEnv[`STATE_${k}`] = v;
     postRun = await run(process.execPath, [DIST], { env: postEnv });
