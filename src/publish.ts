@@ -4,6 +4,7 @@ import { userDockerConfigDir } from './docker/login.js';
 import { closeSession, openSession, type Session } from './session.js';
 import { build, hasBuildx } from './docker/build.js';
 import { builtBase } from './docker/dockerfile.js';
+import { daemonBase } from './docker/inspect.js';
 import { InputError, messageOf } from './errors.js';
 import { currentRun, noSecretsReason, type Run } from './event.js';
 import { heldBackTags } from './forward.js';
@@ -233,8 +234,7 @@ async function pushImages(
     await o.tagsFinal;
     return mergeDigests(inputs.mergeDigests, targets, clients, logger, report, o.attest);
   }
-  const base = inputs.base || (inputs.source ? '' : builtBase(inputs.file, inputs.buildArgs, inputs.target));
-  if (base) core.info(`Base image: ${base}`);
+  const base = inputs.base || (await baseOf(s, session));
   const defaultBranch = String(s.run.payload?.repository?.default_branch ?? '');
   const sources = reuseSources(targets, defaultBranch, base);
   if (inputs.platforms.length > 1 || inputs.pushByDigest) {
@@ -262,6 +262,31 @@ async function pushImages(
     root: o.attest && attestedRoot(o.attest, report),
   };
   await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
+}
+
+/**
+ * The base image to reuse layers from, said in the log: the `base` input, else the last FROM of
+ * the Dockerfile built, else (a `source` image) the image the daemon says it was built on,
+ * named by its registry record on a target's registry where it has one.
+ */
+async function baseOf(s: Step, session: Session): Promise<string> {
+  const { inputs } = s;
+  if (inputs.base) {
+    core.info(`Base image: ${inputs.base}`);
+    return inputs.base;
+  }
+  if (!inputs.source) {
+    const built = builtBase(inputs.file, inputs.buildArgs, inputs.target);
+    if (built) core.info(`Base image: ${built}`);
+    return built;
+  }
+  const found = await daemonBase(session.docker, await session.source!).catch(() => undefined);
+  if (!found) return '';
+  const registries = new Set(s.targets.map((t) => t.registry));
+  const onTarget = (r: string) => registries.has(parseImageName(r).registry);
+  const ref = found.repoDigests.find(onTarget) ?? found.repoDigests[0]!;
+  core.info(`Base image: ${ref} (the daemon's record of the image ${inputs.source} was built on)`);
+  return ref;
 }
 
 /** Attaches provenance to what is pushed, naming every image:tag (or image alone, by digest). */

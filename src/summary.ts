@@ -33,45 +33,51 @@ function provenanceLine(p: ProvenanceOptions | undefined, report: Report): strin
   return '**Provenance:** not attached (input `provenance` is false)';
 }
 
+/** What was pushed: refs, platforms, what each registry got of the layers, provenance, failures. */
+function reportLines(report: Report, provenance: SummaryData['provenance']): string[] {
+  const out: string[] = [];
+  const pushed = Object.entries(report.digests);
+  if (pushed.length) {
+    out.push('| pushed reference | digest |', '| --- | --- |');
+    for (const [ref, digest] of pushed) out.push(`| ${code(ref)} | ${code(digest)} |`);
+    out.push('');
+  }
+  const platforms = Object.entries(report.platforms);
+  if (platforms.length) {
+    out.push('| platform | manifest digest |', '| --- | --- |');
+    for (const [p, digest] of platforms) out.push(`| ${code(p)} | ${code(digest)} |`);
+    out.push('');
+  }
+  const reuse = Object.entries(report.reuse ?? {});
+  if (reuse.length) {
+    const t = (x: { layers: number; bytes: number }) => (x.layers ? `${x.layers} (${mib(x.bytes)})` : '0');
+    out.push(
+      `**Layers** (published by ${report.path ?? 'export'}):`,
+      '',
+      '| registry | reused | mounted | copied | uploaded |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const [reg, r] of reuse)
+      out.push(`| ${code(reg)} | ${t(r.reused)} | ${t(r.mounted)} | ${t(r.copied)} | ${t(r.uploaded)} |`);
+    out.push('');
+  }
+  out.push(provenanceLine(provenance, report), '');
+  if (report.failed.length) {
+    out.push('| not pushed | error |', '| --- | --- |');
+    for (const f of report.failed) out.push(`| ${code(f.ref)} | ${cell(f.error)} |`);
+    out.push('');
+  }
+  return out;
+}
+
 /** The job summary as Markdown (tokens never reach here: only names, refs and digests). */
 export function renderSummary(d: SummaryData): string {
   const out: string[] = [];
   out.push(`## publish-image${d.dryRun ? ' (dry run)' : ''}`, '');
   out.push(`**Version:** ${d.version ? code(d.version) : '_none_ (no tag rule produced a tag)'}`, '');
   if (d.skipped) out.push(`> [!NOTE]`, `> Not pushed: ${d.skipped}`, '');
-  if (d.report && !d.dryRun) {
-    const pushed = Object.entries(d.report.digests);
-    if (pushed.length) {
-      out.push('| pushed reference | digest |', '| --- | --- |');
-      for (const [ref, digest] of pushed) out.push(`| ${code(ref)} | ${code(digest)} |`);
-      out.push('');
-    }
-    const platforms = Object.entries(d.report.platforms);
-    if (platforms.length) {
-      out.push('| platform | manifest digest |', '| --- | --- |');
-      for (const [p, digest] of platforms) out.push(`| ${code(p)} | ${code(digest)} |`);
-      out.push('');
-    }
-    const reuse = Object.entries(d.report.reuse ?? {});
-    if (reuse.length) {
-      const t = (x: { layers: number; bytes: number }) => (x.layers ? `${x.layers} (${mib(x.bytes)})` : '0');
-      out.push(
-        `**Layers** (published by ${d.report.path ?? 'export'}):`,
-        '',
-        '| registry | reused | mounted | copied | uploaded |',
-        '| --- | --- | --- | --- | --- |',
-      );
-      for (const [reg, r] of reuse)
-        out.push(`| ${code(reg)} | ${t(r.reused)} | ${t(r.mounted)} | ${t(r.copied)} | ${t(r.uploaded)} |`);
-      out.push('');
-    }
-    out.push(provenanceLine(d.provenance, d.report), '');
-    if (d.report.failed.length) {
-      out.push('| not pushed | error |', '| --- | --- |');
-      for (const f of d.report.failed) out.push(`| ${code(f.ref)} | ${cell(f.error)} |`);
-      out.push('');
-    }
-  } else if (d.plan.length) {
+  if (d.report && !d.dryRun) out.push(...reportLines(d.report, d.provenance));
+  else if (d.plan.length) {
     out.push(
       `| ${d.dryRun || d.skipped ? 'would push' : 'reference'} | registry | credentials |`,
       '| --- | --- | --- |',

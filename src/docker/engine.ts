@@ -89,6 +89,13 @@ export class Engine {
     return JSON.parse(reply.body.toString('utf8')) as unknown;
   }
 
+  /** `docker image ls`: every image's id and the registry records the daemon keeps of it. */
+  async images(): Promise<{ Id: string; RepoDigests?: string[] | null; Size?: number }[]> {
+    const reply = await this.call('GET', '/images/json');
+    if (reply.status !== 200) this.fail(['image', 'ls'], reply);
+    return JSON.parse(reply.body.toString('utf8')) as { Id: string; RepoDigests?: string[] | null }[];
+  }
+
   /** `docker tag <image> <repo>:<tag>`. */
   async tag(image: string, ref: string): Promise<void> {
     const at = ref.lastIndexOf(':');

@@ -56,3 +56,28 @@ export async function inspectSource(docker: Docker, ref: string): Promise<LocalI
     throw err;
   }
 }
+
+/**
+ * The image `image` was built on, as the daemon knows it: of the images it pulled or pushed
+ * (they have a registry record), the one with the most layers that are the first layers of
+ * `image`; its records name it in registries, by digest. Only through the Engine API (one
+ * listing, then an inspect per candidate, each a local request); undefined without it.
+ */
+export async function daemonBase(docker: Docker, image: LocalImage): Promise<LocalImage | undefined> {
+  if (!docker.engine || image.diffIds.length < 2) return undefined;
+  const listed = await docker.engine.images();
+  const candidates = listed.filter(
+    (i) => i.Id !== image.id && (i.RepoDigests?.length ?? 0) > 0 && (i.Size ?? 0) <= image.size,
+  );
+  let best: LocalImage | undefined;
+  for (let i = 0; i < candidates.length; i += 16) {
+    const batch = candidates.slice(i, i + 16);
+    const seen = await Promise.all(batch.map((c) => inspectImage(docker, c.Id).catch(() => undefined)));
+    for (const c of seen) {
+      if (!c || c.diffIds.length >= image.diffIds.length) continue;
+      if (!c.diffIds.every((d, k) => image.diffIds[k] === d)) continue;
+      if (!best || c.diffIds.length > best.diffIds.length) best = c;
+    }
+  }
+  return best;
+}

@@ -72,7 +72,7 @@ describe('Engine on a unix socket', () => {
         return res.end();
       }
       res.statusCode = 500;
-      res.end('{"message":"unexpected"}');
+      return res.end('{"message":"unexpected"}');
     });
     await new Promise<void>((r) => server.listen(socket, r));
   });
