@@ -7,7 +7,7 @@ import type { Report, Target } from './push.js';
 import { readAll, type RegistryClient } from '../registry/client.js';
 import { copyImage, isIndexMediaType, mapLimit } from './copy.js';
 import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from '../registry/oci.js';
-import { pushSavedImage, type PushTarget } from './upload.js';
+import { pushSavedImage, type PushedImage, type PushTarget } from './upload.js';
 import { findKnownLayers, type LayerSource } from './known.js';
 import { inspectImage } from '../docker/inspect.js';
 import { describeReuse, placedForExport, ReuseLedger } from './reuse.js';
@@ -112,6 +112,24 @@ export async function publishPlatforms(
   }
 }
 
+/** Notes the layers one platform uploaded, and remembers all its layers for the next platform. */
+function tallySent(
+  pushed: PushedImage,
+  held: Map<string, unknown> | undefined,
+  sentEarlier: KnownBlobs,
+  targets: PushTarget[],
+  ledger: ReuseLedger,
+): void {
+  const layers = (JSON.parse(pushed.manifest.toString('utf8')) as { layers: Blob[] }).layers;
+  const diffIds = (pushed.config as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+  layers.forEach((l, i) => {
+    if (diffIds.length === layers.length) sentEarlier.layers.set(diffIds[i]!, l);
+    sentEarlier.layers.set(l.digest, l);
+    if (!held?.has(l.digest))
+      for (const t of targets) ledger.note(t.client.registry, l.digest, l.size, 'uploaded');
+  });
+}
+
 async function publishEachPlatform(
   docker: Docker,
   images: { platform: string; id: string }[],
@@ -139,15 +157,7 @@ async function publishEachPlatform(
       pushSavedImage(save.stdout, pushTargets, { tmpDir: opts.tmpDir, log: opts.log, size, known }),
       save.done,
     ]);
-    const held = (await known.catch(() => undefined))?.layers;
-    const layers = (JSON.parse(pushed.manifest.toString('utf8')) as { layers: Blob[] }).layers;
-    const diffIds = (pushed.config as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
-    layers.forEach((l, i) => {
-      if (diffIds.length === layers.length) sentEarlier.layers.set(diffIds[i]!, l);
-      sentEarlier.layers.set(l.digest, l);
-      if (!held?.has(l.digest))
-        for (const t of pushTargets) ledger.note(t.client.registry, l.digest, l.size, 'uploaded');
-    });
+    tallySent(pushed, (await known.catch(() => undefined))?.layers, sentEarlier, pushTargets, ledger);
     const platform = platformString(pushed.platform);
     report.platforms[platform] = pushed.digest;
     opts.log.info(

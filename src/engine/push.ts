@@ -128,6 +128,16 @@ export async function publishLocalImage(
   }
 }
 
+function pathFacts(local: LocalImage, base: LocalImage | undefined, known: KnownImage) {
+  return {
+    layers: local.diffIds.length,
+    knownLayers: known.layers.size,
+    imageKnown: known.images.has(local.id),
+    imageBytes: local.size,
+    daemonKnownBytes: daemonKnownBytes(local, base, known),
+  };
+}
+
 async function publishByCheapestPath(
   docker: Docker,
   image: string,
@@ -161,13 +171,7 @@ async function publishByCheapestPath(
   const known = await facts.known;
   const choice = opts.root
     ? { path: 'export' as const, why: 'provenance is made from the exported image' }
-    : choosePath({
-        layers: local.diffIds.length,
-        knownLayers: known.layers.size,
-        imageKnown: known.images.has(local.id),
-        imageBytes: local.size,
-        daemonKnownBytes: daemonKnownBytes(local, base, known),
-      });
+    : choosePath(pathFacts(local, base, known));
   say(choice.path, choice.why);
   const o = {
     clients,
@@ -193,6 +197,33 @@ async function publishByCheapestPath(
   return exportImage(docker, image, targets, relayTargets, opts, report, ledger, placed);
 }
 
+/** `docker save` of `image` through the relay: every layer not `known` compressed and sent. */
+async function saveAndRelay(
+  docker: Docker,
+  image: string,
+  relay: PushRelay,
+  known: Promise<KnownBlobs> | undefined,
+  tmpDir: string,
+): Promise<SavedImage> {
+  // The image's size: the export's total on its progress line.
+  const read = { known, tmpDir, size: imageSize(docker, image) };
+  const save = await docker.stream(['save', image]);
+  // When both fail, docker's own words ("No such image", a daemon error) say more than a
+  // cut-off archive does.
+  const [manifest] = await Promise.all([
+    relaySavedImage(save.stdout, relay, read).catch(async (err: unknown) => {
+      save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
+      const said = await save.done.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      throw said && !/broken pipe|EPIPE/i.test(messageOf(said)) ? said : err;
+    }),
+    save.done,
+  ]);
+  return manifest;
+}
+
 /** `docker save`, unknown layers compressed once and relayed to every target, then the tags. */
 async function exportImage(
   docker: Docker,
@@ -208,22 +239,7 @@ async function exportImage(
   try {
     let manifest: SavedImage;
     try {
-      // The image's size: the export's total on its progress line.
-      const read = { known, tmpDir: opts.tmpDir, size: imageSize(docker, image) };
-      const save = await docker.stream(['save', image]);
-      // When both fail, docker's own words ("No such image", a daemon error) say more than a
-      // cut-off archive does.
-      [manifest] = await Promise.all([
-        relaySavedImage(save.stdout, relay, read).catch(async (err: unknown) => {
-          save.stdout.destroy(); // docker exits instead of blocking on a pipe nobody reads
-          const said = await save.done.then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-          throw said && !/broken pipe|EPIPE/i.test(messageOf(said)) ? said : err;
-        }),
-        save.done,
-      ]);
+      manifest = await saveAndRelay(docker, image, relay, known, opts.tmpDir);
     } catch (err) {
       await opts.tagsFinal;
       const error = `Could not read image ${image} from the docker daemon: ${messageOf(err)}`;
