@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
-import type { Engine, EngineAuth, EnginePush } from './engine.js';
+import type { Engine, EngineAuth, EnginePush, PushMessage } from './engine.js';
 
 const openFd = promisify(openCallback);
 
@@ -73,13 +73,13 @@ export class Docker {
    * `docker push <ref>`: through the API with `auth` (the step's own credentials for that
    * registry, given to the daemon in the request), else the CLI with docker's login.
    */
-  async push(ref: string, auth?: EngineAuth): Promise<EnginePush> {
+  async push(ref: string, auth?: EngineAuth, onMessage?: (m: PushMessage) => void): Promise<EnginePush> {
     if (!this.engine || !auth) {
       const output = (await this.run(['push', ref])).stdout;
       return { digest: pushedDigest(output), output };
     }
     this.log.debug(`docker push ${ref} (Engine API)`);
-    return this.engine.push(ref, auth);
+    return this.engine.push(ref, auth, onMessage);
   }
 
   private env(): Record<string, string> {

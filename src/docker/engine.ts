@@ -20,6 +20,16 @@ export interface EnginePush {
   output: string;
 }
 
+/** One message of a push's stream (`progressDetail` while a layer is sent). */
+export interface PushMessage {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { Digest?: string };
+}
+
 /** Credentials for one registry, given to the daemon for one push (never written anywhere). */
 export interface EngineAuth {
   username: string;
@@ -57,12 +67,20 @@ interface Reply {
 export class Engine {
   constructor(readonly socketPath: string) {}
 
-  /** One request, its whole answer (a push's stream of messages too: each is a line). */
-  private call(method: string, url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  /** One request, its whole answer; `onData` sees a streamed answer as it comes (a push's). */
+  private call(
+    method: string,
+    url: string,
+    headers: Record<string, string> = {},
+    onData?: (chunk: Buffer) => void,
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const req = request({ socketPath: this.socketPath, method, path: url, headers }, (res) => {
         const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('data', (c: Buffer) => {
+          parts.push(c);
+          if (res.statusCode === 200) onData?.(c);
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
         res.on('error', reject);
       });
@@ -106,30 +124,35 @@ export class Engine {
 
   /**
    * `docker push <repo>:<tag>` with the registry's credentials in the request. The daemon
-   * answers 200 at once and streams JSON messages; a failure is a message with `error`.
+   * answers 200 at once and streams JSON messages, one a line; `onMessage` sees each as it
+   * comes (progress), and a failure is a message with `error`.
    */
-  async push(ref: string, auth?: EngineAuth): Promise<EnginePush> {
+  async push(ref: string, auth?: EngineAuth, onMessage?: (m: PushMessage) => void): Promise<EnginePush> {
     const at = ref.lastIndexOf(':');
     const query = new URLSearchParams({ tag: ref.slice(at + 1) });
     const headers = { 'X-Registry-Auth': auth ? registryAuthHeader(auth) : '' };
     const url = `/images/${encodeURI(ref.slice(0, at))}/push?${query}`;
-    const reply = await this.call('POST', url, headers);
-    if (reply.status !== 200) this.fail(['push', ref], reply);
     const lines: string[] = [];
     let digest: string | undefined;
-    for (const text of reply.body.toString('utf8').split('\n')) {
-      if (!text.trim()) continue;
-      const m = JSON.parse(text) as {
-        status?: string;
-        id?: string;
-        error?: string;
-        errorDetail?: { message?: string };
-        aux?: { Digest?: string };
-      };
-      if (m.error !== undefined) throw new DockerError(['push', ref], 1, m.errorDetail?.message ?? m.error);
-      if (m.aux?.Digest) digest = m.aux.Digest;
+    let error: string | undefined;
+    let rest = '';
+    const take = (text: string) => {
+      if (!text.trim()) return;
+      const m = JSON.parse(text) as PushMessage;
+      if (m.error !== undefined) error ??= m.errorDetail?.message ?? m.error;
+      else if (m.aux?.Digest) digest = m.aux.Digest;
       else if (m.status) lines.push(m.id ? `${m.id}: ${m.status}` : m.status);
-    }
+      onMessage?.(m);
+    };
+    const reply = await this.call('POST', url, headers, (chunk) => {
+      const text = rest + chunk.toString('utf8');
+      const parts = text.split('\n');
+      rest = parts.pop()!;
+      for (const line of parts) take(line);
+    });
+    if (reply.status !== 200) this.fail(['push', ref], reply);
+    take(rest);
+    if (error !== undefined) throw new DockerError(['push', ref], 1, error);
     return { digest, output: lines.join('\n') };
   }
 }

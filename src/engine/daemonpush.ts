@@ -15,6 +15,7 @@ import { blobsOf, mapLimit } from './copy.js';
 import type { BlobLocation, KnownImage, KnownLayer } from './known.js';
 import type { LocalImage } from './paths.js';
 import type { Report, Target } from './push.js';
+import { Progress } from './progress.js';
 import { placeBlobs, type KnownBlob, type ReuseLedger } from './reuse.js';
 
 export interface NoExportOptions {
@@ -157,6 +158,29 @@ export async function prepareTag(
 }
 
 /**
+ * The daemon's push of one tag, with a progress line for a long one (the layers the daemon
+ * sends, from its own messages: bytes sent of the layers' sizes), as for an export.
+ */
+async function pushWithProgress(docker: Docker, ref: string, auth: EngineAuth | undefined, log: Logger) {
+  const progress = new Progress({ log: (line) => log.info(line) });
+  const task = progress.task(`docker push ${ref}`);
+  const sent = task.counter('sent', 0);
+  const layers = new Map<string, { current: number; total: number }>();
+  try {
+    return await docker.push(ref, auth, (m) => {
+      const d = m.progressDetail;
+      if (!m.id || m.status !== 'Pushing' || d?.current === undefined) return;
+      layers.set(m.id, { current: d.current, total: d.total ?? 0 });
+      sent.done = [...layers.values()].reduce((n, l) => n + l.current, 0);
+      sent.total = [...layers.values()].reduce((n, l) => n + l.total, 0);
+    });
+  } finally {
+    task.finish();
+    progress.stop();
+  }
+}
+
+/**
  * Known layers go to every target (the daemon's own record covers the first one: it mounts
  * those itself), the daemon pushes one tag, and the rest is copied from there. Returns false,
  * having pushed at most that one tag, when the daemon compressed known layers again: the
@@ -197,7 +221,7 @@ export async function daemonPush(
   // only a push with docker's own login waits for `docker login`.
   const auth = o.auth?.(first.target.registry);
   if (!auth || !docker.engine) await o.dockerReady;
-  const { digest, output } = await docker.push(first.ref, auth);
+  const { digest, output } = await pushWithProgress(docker, first.ref, auth, o.log);
   await others;
   const at = { registry: first.target.registry, repository: first.target.repository };
   const manifest = await o.clients(at.registry).getManifest(at.repository, digest ?? first.target.tags[0]!);
