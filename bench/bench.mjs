@@ -298,7 +298,8 @@ function runnerStep(extraEnv = {}) {
  * Whether the runner starts the post step after a main step that exited with `code`, by
  * action.yml's `post-if` (the benchmark's job is never cancelled, and no earlier step failed).
  */
-const POST_IF = /^\s*post-if:\s*(.+?)\s*$/m.exec(readFileSync(path.join(ROOT, 'action.yml'), 'utf8'))?.[1] ?? 'always()';
+const POST_IF =
+  /^\s*post-if:\s*(.+?)\s*$/m.exec(readFileSync(path.join(ROOT, 'action.yml'), 'utf8'))?.[1] ?? 'always()';
 function postRuns(code) {
   if (POST_IF === 'always()') return true;
   if (POST_IF === 'cancelled() || failure()') return code !== 0;
