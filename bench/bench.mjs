@@ -836,8 +836,9 @@ async function caseReuse(caseId, regs, rounds) {
     used = true;
     return appImage(base.ref, CONFIG.appKiB);
   };
-  const paths = {};
-  const checkBase = async (repo, res) => {
+  const pathsOf = { action: {}, actionNoBase: {} };
+  const checkBaseOf = (key) => async (repo, res) => {
+    const paths = pathsOf[key];
     const path_ = /Publishing by ([a-z ]+):/.exec(res.lines.map((l) => l.line).join('\n'))?.[1] ?? 'unknown';
     paths[path_] = (paths[path_] ?? 0) + 1;
     const problems = [];
@@ -852,24 +853,33 @@ async function caseReuse(caseId, regs, rounds) {
   };
   const inputs = (id, repo) => ({ ...actionInputs(id, regs, repo, tags), base: base.ref });
   const contenders = [
-    { key: 'action', regs, tags, check: checkBase, run: (id, repo) => runAction(inputs(id, repo)) },
-    { key: 'cli', regs, tags, run: (id, repo) => runCli(id, regs, repo, tags) },
-  ];
-  // Case 6 also times the action without `base`: the export path (docker save, every layer
-  // compressed and sent), what the action did before it reused anything.
-  if (!freshBase)
-    contenders.push({
-      key: 'actionExport',
+    {
+      key: 'action',
       regs,
       tags,
+      check: checkBaseOf('action'),
+      run: (id, repo) => runAction(inputs(id, repo)),
+    },
+    { key: 'cli', regs, tags, run: (id, repo) => runCli(id, regs, repo, tags) },
+  ];
+  // Case 6 also times the action without the `base` input: the daemon names the base the
+  // image was built on (before that, this was the export path: every layer compressed and sent).
+  if (!freshBase)
+    contenders.push({
+      key: 'actionNoBase',
+      regs,
+      tags,
+      check: checkBaseOf('actionNoBase'),
       run: (id, repo) => runAction(actionInputs(id, regs, repo, tags)),
     });
   const results = await alternate(caseId, contenders, rounds, 0, { image });
   await removeImage(base.ref);
   const s = summarisePublish(results);
-  if (results.actionExport) {
-    s.actionExport = stats(okMs(results.actionExport));
-    s.ratioActionExportToCli = ratio(s.actionExport.median, s.cli.median);
+  if (results.actionNoBase) {
+    s.actionNoBase = stats(okMs(results.actionNoBase));
+    s.ratioActionNoBaseToCli = ratio(s.actionNoBase.median, s.cli.median);
+    s.actionNoBasePaths = pathsOf.actionNoBase;
+    s.actionNoBaseDigestsKept = `${results.actionNoBase.filter((r) => r.ok).length}/${results.actionNoBase.length}`;
   }
   return {
     baseMiB: CONFIG.baseMiB,
@@ -878,7 +888,7 @@ async function caseReuse(caseId, regs, rounds) {
     registries: regs.length,
     tags: tags.length,
     rounds,
-    actionPaths: paths,
+    actionPaths: pathsOf.action,
     baseDigestsKept: `${results.action.filter((r) => r.ok).length}/${results.action.length}`,
     ...s,
   };
@@ -971,10 +981,13 @@ function table(report) {
     );
   };
   if (c.reuseSame) reuseRows(6, c.reuseSame);
-  if (c.reuseSame?.actionExport) {
+  if (c.reuseSame?.actionNoBase) {
     const p = c.reuseSame;
+    const paths = Object.entries(p.actionNoBasePaths)
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(', ');
     rows.push(
-      `| 6. … the action without \`base\` (export: docker save, every layer compressed and sent) | ${cell(p.actionExport.median)} | ${cell(p.cli.median)} | ${x(p.ratioActionExportToCli)} | ${range(p.actionExport)}; ${range(p.cli)} |`,
+      `| 6. … the action without the \`base\` input (the daemon names the base); path: ${paths}; base digests kept: ${p.actionNoBaseDigestsKept} | ${cell(p.actionNoBase.median)} | ${cell(p.cli.median)} | ${x(p.ratioActionNoBaseToCli)} | ${range(p.actionNoBase)}; ${range(p.cli)} |`,
     );
   }
   if (c.reuseTwo) reuseRows(7, c.reuseTwo);
