@@ -228,9 +228,11 @@ describe('relaySavedImage', () => {
   });
 
   it.each([
-    ['docker 20 (spooled and hashed, then skipped)', 'legacy'],
-    ['docker 25+ (skipped by its name, unread)', 'oci'],
-  ])('skips layers and a config the registries hold: %s', async (_name, layout) => {
+    ['docker 20 (spooled and hashed, then skipped)', 'legacy', false],
+    ['docker 25+ (skipped by its name, unread)', 'oci', false],
+    // A platform of a multi-platform image: the base's docker-typed blob, under OCI's type.
+    ['an OCI manifest lists a held docker gzip layer as OCI gzip, same digest', 'oci', true],
+  ])('skips layers and a config the registries hold: %s', async (_name, layout, oci) => {
     const held = {
       mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
       digest: sha256(Buffer.from('held')),
@@ -249,10 +251,17 @@ describe('relaySavedImage', () => {
         ['manifest.json', Buffer.from(JSON.stringify([{ Config: configName, Layers: [name1, name2] }]))],
       ]),
       relay,
-      { known: Promise.resolve(known), tmpDir: tempDir('saved-spool') },
+      { known: Promise.resolve(known), tmpDir: tempDir('saved-spool'), oci },
     );
     const body = JSON.parse(m.body.toString('utf8'));
-    expect(body.layers[0]).toEqual(held);
+    expect(body.layers[0]).toEqual(
+      oci ? { ...held, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' } : held,
+    );
+    expect(body.mediaType).toBe(
+      oci
+        ? 'application/vnd.oci.image.manifest.v1+json'
+        : 'application/vnd.docker.distribution.manifest.v2+json',
+    );
     expect(body.config.digest).toBe(sha256(config));
     // Only the second layer was compressed and sent: not the held one, not the config.
     expect(blobs.size).toBe(1);
