@@ -230,6 +230,18 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'opaque-upload-state',
+    mimics: 'GCR/GAR, Artifactory: upload Locations are opaque, their query is the state',
+    twoRepos: true,
+    check: (p, [run], [repo], image) => {
+      // Every session continued at the Location it was given: none was refused as unknown.
+      expect(p.log.filter((q) => q.status === 404 && /\/blobs\/uploads\//.test(q.path))).toEqual([]);
+      expect(requests(p, 'PUT', /\/blobs\/uploads\/opaque-\d+\?_opaque=/).length).toBeGreaterThan(0);
+      expect(acceptedBytes(p, repo!)).toBe(image.blobBytes);
+      expect(retryLines(run!.result)).toEqual([]);
+    },
+  },
+  {
     name: 'paged-tags',
     mimics: 'Quay, ECR: tags/list two at a time behind a relative opaque Link',
     twice: true,

@@ -78,6 +78,7 @@ export type PersonalityName =
   | 'paged-tags'
   | 'no-digest-header'
   | 'strict-manifests'
+  | 'opaque-upload-state'
   | 'basic-upper'
   | 'name-unknown'
   | 'pull-rate-limit';
@@ -134,6 +135,46 @@ export const personalities: Record<PersonalityName, (ctx: Context) => Personalit
         if (first) headers.range = first;
         else if (range) firstRange.set(session, range);
         return 201;
+      },
+    };
+  },
+
+  /**
+   * GCR/GAR and Artifactory: an upload session's Location is an opaque URL whose query carries
+   * the state; a client must use it as given, query and all, never build one from the session's
+   * UUID. Each Location handed out is a new path with a one-time token; a request to it without
+   * that token is 404 BLOB_UPLOAD_UNKNOWN, a request to the registry's own session path too.
+   */
+  'opaque-upload-state': () => {
+    const sessions = new Map<string, { token: string; real: string }>();
+    let n = 0;
+    return {
+      request: (q) => {
+        const m = UPLOADS.exec(q.path);
+        if (!m || !m[2]) return undefined; // the POST that opens a session
+        const unknown = {
+          answer: { status: 404, body: errors('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry') },
+        };
+        const s = sessions.get(m[2]);
+        const query = new URLSearchParams(m[3] ?? '');
+        if (!s || query.get('_opaque') !== s.token) return unknown;
+        sessions.delete(m[2]); // each Location serves one request: the next comes from its answer
+        query.delete('_opaque');
+        const real = new URL(s.real, 'http://registry');
+        for (const [k, v] of query) real.searchParams.set(k, v);
+        return { forward: `${real.pathname}${real.search}` };
+      },
+      response: (q, status, headers) => {
+        const m = UPLOADS.exec(q.path);
+        if (!m || typeof headers.location !== 'string' || status !== 202) return status;
+        const at = new URL(headers.location, 'http://registry');
+        const id = `opaque-${++n}`;
+        const token = Math.random().toString(36).slice(2);
+        sessions.set(id, { token, real: `${at.pathname}${at.search}` });
+        const origin = /^https?:\/\//.test(headers.location) ? at.origin : '';
+        headers.location = `${origin}/v2/${m[1]}/blobs/uploads/${id}?_opaque=${token}`;
+        headers['docker-upload-uuid'] = id;
+        return status;
       },
     };
   },
