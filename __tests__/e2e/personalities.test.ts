@@ -320,6 +320,46 @@ describe('publishing through registry personalities', () => {
   });
 });
 
+describe.each(REGISTRY_KINDS)('strict manifests and a multi-platform image (%s registry)', (kind) => {
+  it('takes the OCI index and every platform manifest as sent: no refusal, Content-Type as mediaType', async () => {
+    const reg = registryOfKind(bed, kind);
+    const repo = reg.repo('pers');
+    const p = await startPersonality(reg.host, 'strict-manifests', { existing: [repo] });
+    try {
+      const r = await runAction({
+        event: events.branch('main'),
+        secrets,
+        inputs: {
+          images: `${p.host}/${repo}`,
+          registry: p.host,
+          username: reg.user,
+          password: reg.pass,
+          tags: 'type=raw,value=multi',
+          context: makeContext(64 * 1024),
+          platforms: 'linux/amd64,linux/arm64',
+        },
+      });
+      expect(errorLines(r)).toEqual([]);
+      expect(r.code).toBe(0);
+      const puts = requests(p, 'PUT', /\/manifests\//);
+      expect(puts.length).toBe(3); // two platform manifests by digest, the index under the tag
+      for (const q of puts) expect(ok(q.status)).toBe(true);
+      const index = (await reg.probe.manifest(repo, 'multi'))!;
+      expect(index.body.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+      for (const m of index.body.manifests as { digest: string; mediaType: string }[]) {
+        expect(m.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+        const image = (await reg.probe.manifest(repo, m.digest))!.body;
+        expect(image.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+        for (const l of image.layers as { mediaType: string }[])
+          expect(l.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+      }
+      expectNoLeak(r, secrets);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+});
+
 describe('registries that truly cannot take the push', () => {
   it('name-unknown: a repository that does not exist fails at once, in one line that says to create it, nothing retried', async () => {
     const repo = reg1.repo('pers');
