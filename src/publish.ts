@@ -234,7 +234,7 @@ async function pushImages(
     await o.tagsFinal;
     return mergeDigests(inputs.mergeDigests, targets, clients, logger, report, o.attest);
   }
-  const base = inputs.base || (await baseOf(s, session));
+  const base = await baseOf(s, session);
   const defaultBranch = String(s.run.payload?.repository?.default_branch ?? '');
   const sources = reuseSources(targets, defaultBranch, base);
   if (inputs.platforms.length > 1 || inputs.pushByDigest) {

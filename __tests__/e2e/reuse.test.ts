@@ -257,6 +257,7 @@ describe.each(REGISTRY_KINDS)('an app FROM a base a registry holds (%s registry 
       },
     });
     expect(r.code).toBe(0);
+    expect(r.log).toContain(`Base image: ${mirror}`);
     expect(r.log).toContain('Publishing by export');
     const m = (await probe2.manifest(repo3, 'pr-9'))!;
     expect(m.body.layers.slice(0, 2).map((l: { digest: string }) => l.digest)).toEqual(

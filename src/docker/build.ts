@@ -157,13 +157,13 @@ async function pullOtherPlatformBases(
   platform: string,
   log: Logger,
 ): Promise<void> {
-  const pulls = new Map<string, string>();
+  const pulls = new Map<string, { want: string; image: string }>();
   for (const s of stages) {
     if (isScratch(s) || s.fromStage || !s.image || s.platformFlag?.includes('$')) continue;
-    pulls.set(`${s.platformFlag ?? platform} ${s.image}`, s.image);
+    const want = s.platformFlag ?? platform;
+    pulls.set(`${want} ${s.image}`, { want, image: s.image });
   }
-  for (const [key, image] of pulls) {
-    const want = key.slice(0, key.indexOf(' '));
+  for (const { want, image } of pulls.values()) {
     const held = await imagePlatform(docker, image).catch(() => undefined);
     if (!held || samePlatform(parsePlatform(want), held)) continue;
     log.info(`The daemon holds ${image} for ${platformString(held)}; pulling it for ${want}`);

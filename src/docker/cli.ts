@@ -71,15 +71,20 @@ export class Docker {
 
   /**
    * `docker push <ref>`: through the API with `auth` (the step's own credentials for that
-   * registry, given to the daemon in the request), else the CLI with docker's login.
+   * registry, given to the daemon in the request), else the CLI with docker's login, once
+   * `loggedIn` resolves. `onMessage` sees the API's messages as they come (progress).
    */
-  async push(ref: string, auth?: EngineAuth, onMessage?: (m: PushMessage) => void): Promise<EnginePush> {
-    if (!this.engine || !auth) {
+  async push(
+    ref: string,
+    o: { auth?: EngineAuth; loggedIn?: Promise<void>; onMessage?: (m: PushMessage) => void } = {},
+  ): Promise<EnginePush> {
+    if (!this.engine || !o.auth) {
+      await o.loggedIn;
       const output = (await this.run(['push', ref])).stdout;
       return { digest: pushedDigest(output), output };
     }
     this.log.debug(`docker push ${ref} (Engine API)`);
-    return this.engine.push(ref, auth, onMessage);
+    return this.engine.push(ref, o.auth, o.onMessage);
   }
 
   private env(): Record<string, string> {

@@ -59,6 +59,13 @@ export function registryAuthHeader(auth: EngineAuth): string {
   return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
+/** An image as `GET /images/json` lists it (the fields used here). */
+export interface ListedImage {
+  Id: string;
+  RepoDigests?: string[] | null;
+  Size?: number;
+}
+
 interface Reply {
   status: number;
   body: Buffer;
@@ -108,10 +115,10 @@ export class Engine {
   }
 
   /** `docker image ls`: every image's id and the registry records the daemon keeps of it. */
-  async images(): Promise<{ Id: string; RepoDigests?: string[] | null; Size?: number }[]> {
+  async images(): Promise<ListedImage[]> {
     const reply = await this.call('GET', '/images/json');
     if (reply.status !== 200) this.fail(['image', 'ls'], reply);
-    return JSON.parse(reply.body.toString('utf8')) as { Id: string; RepoDigests?: string[] | null }[];
+    return JSON.parse(reply.body.toString('utf8')) as ListedImage[];
   }
 
   /** `docker tag <image> <repo>:<tag>`. */

@@ -5,7 +5,7 @@
  * as they are, so every target lists the same digests.
  */
 import type { Docker } from '../docker/cli.js';
-import type { EngineAuth } from '../docker/engine.js';
+import type { EngineAuth, PushMessage } from '../docker/engine.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
 import type { Logger } from '../log.js';
@@ -161,19 +161,24 @@ export async function prepareTag(
  * The daemon's push of one tag, with a progress line for a long one (the layers the daemon
  * sends, from its own messages: bytes sent of the layers' sizes), as for an export.
  */
-async function pushWithProgress(docker: Docker, ref: string, auth: EngineAuth | undefined, log: Logger) {
-  const progress = new Progress({ log: (line) => log.info(line) });
+async function pushWithProgress(
+  docker: Docker,
+  ref: string,
+  o: { auth?: EngineAuth; loggedIn: Promise<void>; log: Logger },
+) {
+  const progress = new Progress({ log: (line) => o.log.info(line) });
   const task = progress.task(`docker push ${ref}`);
   const sent = task.counter('sent', 0);
   const layers = new Map<string, { current: number; total: number }>();
   try {
-    return await docker.push(ref, auth, (m) => {
+    const onMessage = (m: PushMessage) => {
       const d = m.progressDetail;
       if (!m.id || m.status !== 'Pushing' || d?.current === undefined) return;
       layers.set(m.id, { current: d.current, total: d.total ?? 0 });
       sent.done = [...layers.values()].reduce((n, l) => n + l.current, 0);
       sent.total = [...layers.values()].reduce((n, l) => n + l.total, 0);
-    });
+    };
+    return await docker.push(ref, { auth: o.auth, loggedIn: o.loggedIn, onMessage });
   } finally {
     task.finish();
     progress.stop();
@@ -219,9 +224,11 @@ export async function daemonPush(
   );
   // With the step's own credentials for that registry the daemon gets them in the request;
   // only a push with docker's own login waits for `docker login`.
-  const auth = o.auth?.(first.target.registry);
-  if (!auth || !docker.engine) await o.dockerReady;
-  const { digest, output } = await pushWithProgress(docker, first.ref, auth, o.log);
+  const { digest, output } = await pushWithProgress(docker, first.ref, {
+    auth: o.auth?.(first.target.registry),
+    loggedIn: o.dockerReady,
+    log: o.log,
+  });
   await others;
   const at = { registry: first.target.registry, repository: first.target.repository };
   const manifest = await o.clients(at.registry).getManifest(at.repository, digest ?? first.target.tags[0]!);

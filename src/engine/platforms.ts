@@ -1,4 +1,3 @@
-import { imageSize } from '../docker/build.js';
 import type { Docker } from '../docker/cli.js';
 import { messageOf } from '../errors.js';
 import { explainFailure } from '../explain.js';
@@ -9,7 +8,7 @@ import { copyImage, isIndexMediaType, mapLimit } from './copy.js';
 import { buildImageIndex, type IndexEntry, platformOfConfig, platformString } from '../registry/oci.js';
 import { pushSavedImage, type PushedImage, type PushTarget } from './upload.js';
 import { findKnownLayers, type LayerSource } from './known.js';
-import { inspectImage } from '../docker/inspect.js';
+import { inspectImage, type LocalImage } from '../docker/inspect.js';
 import { describeReuse, placedForExport, ReuseLedger } from './reuse.js';
 import type { KnownBlobs } from './saved.js';
 import type { Attester } from './attest.js';
@@ -70,14 +69,12 @@ export interface PlatformsOptions {
  * starts, so they are neither compressed nor sent and keep the base's digests.
  */
 async function placedLayers(
-  docker: Docker,
-  id: string,
+  local: LocalImage,
   targets: PushTarget[],
   clients: Clients,
   opts: PlatformsOptions,
   ledger: ReuseLedger,
 ): Promise<KnownBlobs> {
-  const local = await inspectImage(docker, id);
   const known = await findKnownLayers(opts.sources!, local.diffIds, {
     clients: opts.lookupClients ?? clients,
     platform: local.platform,
@@ -145,10 +142,15 @@ async function publishEachPlatform(
   // layer (the same COPY on every platform) is not compressed and sent again.
   const sentEarlier: KnownBlobs = { layers: new Map(), configs: new Set() };
   for (const image of images) {
-    const size = imageSize(docker, image.id);
+    // One inspect: the export's size for its progress line, and the layers to look up.
+    const local = inspectImage(docker, image.id);
+    const size = local.then(
+      (l) => l.size || undefined,
+      () => undefined,
+    );
     const known = (
       opts.sources?.length
-        ? placedLayers(docker, image.id, pushTargets, clients, opts, ledger)
+        ? local.then((l) => placedLayers(l, pushTargets, clients, opts, ledger))
         : Promise.resolve<KnownBlobs>({ layers: new Map(), configs: new Set() })
     ).then((k) => ({ ...k, layers: new Map([...sentEarlier.layers, ...k.layers]) }));
     known.catch(() => undefined); // read once the export reaches its first layer
