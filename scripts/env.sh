@@ -28,6 +28,10 @@ need_packages() {
   command -v curl >/dev/null || missing+=(curl)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v skopeo >/dev/null || missing+=(skopeo) # e2e reads pushed images with it
+  command -v ip >/dev/null || missing+=(iproute2)    # the bridge BuildKit's RUN steps need
+  # Debian's docker CLI 20.10 runs BuildKit itself with DOCKER_BUILDKIT=1 (a newer CLI first on
+  # PATH may have no buildx): the tests build with both builders.
+  [ -x /usr/bin/docker ] || missing+=(docker.io)
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -116,13 +120,26 @@ YML
   } >>"$ENV_DIR/env"
 }
 
+# BuildKit's RUN steps need a bridge network (with --bridge=none they fail with "network bridge
+# not found"), as a runner's daemon has; one of our own, named after the test bed's port so two
+# test beds on one machine do not share it. No NAT (--iptables=false): containers reach nothing.
+BRIDGE=${PUBLISH_IMAGE_BRIDGE:-pibr$REG1_PORT}
+BRIDGE_NET=${PUBLISH_IMAGE_BRIDGE_NET:-172.31.$((REG1_PORT % 200 + 20))}
+bridge_up() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 && return 0
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$BRIDGE_NET.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+}
+
 up() {
   need_packages
   down >/dev/null 2>&1 || true
   mkdir -p "$ENV_DIR/docker"
   : >"$ENV_DIR/env"
   local sock="$ENV_DIR/docker/docker.sock"
-  setsid dockerd --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none \
+  bridge_up
+  setsid dockerd --storage-driver=vfs --iptables=false --ip6tables=false --bridge="$BRIDGE" \
     --data-root "$ENV_DIR/docker/data" --exec-root "$ENV_DIR/docker/exec" \
     --pidfile "$ENV_DIR/docker/dockerd.pid" -H "unix://$sock" >"$ENV_DIR/docker/log" 2>&1 </dev/null &
   echo "export DOCKER_HOST=unix://$sock" >>"$ENV_DIR/env"
@@ -151,6 +168,7 @@ down() {
   done
   # dockerd stops its containerd; give it a moment so the next `up` finds the socket free.
   for _ in $(seq 1 50); do pgrep -f "$ENV_DIR/docker" >/dev/null || break; sleep 0.2; done
+  ip link del "$BRIDGE" 2>/dev/null || true
 }
 
 case "${1:-}" in

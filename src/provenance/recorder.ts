@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Docker } from '../docker/cli.js';
-import { baseImages } from '../docker/dockerfile.js';
+import { baseImages } from '../build/dockerfile.js';
 import type { Inputs } from '../inputs.js';
 import { type BaseImage, type BuildFacts, githubFacts } from './predicate.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { BuildLog, isBanner } from '../../../src/docker/buildlog.js';
+import { BuildLog, isBanner } from '../../../src/build/buildlog.js';
 
 const BANNER = [
   'DEPRECATED: The legacy builder is deprecated and will be removed in a future release.',

@@ -2,68 +2,38 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BuildLog, type LoginName } from './buildlog.js';
-import { type Docker, DockerError } from './cli.js';
-import type { Inputs } from '../inputs.js';
+import { type Docker, DockerError } from '../docker/cli.js';
+import { type Builder, isBuildKit } from './builder.js';
+import { type BuildCommandOptions, buildCommand, buildEnv, shownCommand } from './command.js';
 import type { Logger } from '../log.js';
 import { type Platform, parsePlatform, platformString } from '../registry/oci.js';
 import { isScratch, parseStages, replaceScratch } from './dockerfile.js';
 import { scratchBase } from './scratch.js';
 
-export interface BuildOptions extends Pick<
-  Inputs,
-  'context' | 'file' | 'buildArgs' | 'target' | 'pull' | 'noCache' | 'cacheFrom' | 'network'
-> {
+export interface BuildOptions extends BuildCommandOptions {
   /** The step's registry logins: a base image that cannot be pulled is explained with them. */
   logins?: LoginName[];
-  labels: Record<string, string>;
-  /** Local tags to give the image (the refs it will be pushed as). */
-  tags: string[];
-  platform?: string;
-}
-
-/** buildx is used when installed; the classic builder otherwise. */
-export async function hasBuildx(docker: Docker): Promise<boolean> {
-  try {
-    await docker.run(['buildx', 'version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function buildArgs(o: BuildOptions, iidFile: string, buildx: boolean, noCache = o.noCache): string[] {
-  // --force-rm: the classic builder otherwise leaves the container of a failed RUN behind.
-  const args = buildx ? ['buildx', 'build', '--load'] : ['build', '--force-rm'];
-  args.push('--file', o.file, '--iidfile', iidFile);
-  if (o.platform) args.push('--platform', o.platform);
-  if (o.target) args.push('--target', o.target);
-  if (o.pull) args.push('--pull');
-  if (noCache) args.push('--no-cache');
-  if (o.network) args.push('--network', o.network);
-  for (const c of o.cacheFrom) args.push('--cache-from', c);
-  for (const a of o.buildArgs) args.push('--build-arg', a);
-  // buildx sets every label at once; the classic builder spends a container per --label,
-  // so there they are added afterwards in one LABEL step (see labelImage).
-  if (buildx) {
-    for (const [k, v] of Object.entries(o.labels)) args.push('--label', `${k}=${v}`);
-    for (const t of o.tags) args.push('--tag', t);
-  }
-  args.push(o.context);
-  return args;
+  /** The `secrets` input's values, for docker's environment (see command.ts). */
+  secretEnv: Record<string, string>;
 }
 
 /** Builds one image and returns its id (sha256:...). */
-export async function build(docker: Docker, o: BuildOptions, buildx: boolean, log: Logger): Promise<string> {
+export async function build(docker: Docker, o: BuildOptions, builder: Builder, log: Logger): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'publish-image-build-'));
+  const kit = isBuildKit(builder);
   try {
     const iid = path.join(dir, 'iid');
-    o = buildx ? o : await platformDockerfile(docker, o, dir, log);
+    // BuildKit gives `FROM scratch` the platform asked for; the classic builder needs help.
+    o = kit ? o : await platformDockerfile(docker, o, dir, log);
     const run = async (noCache: boolean) => {
       // Reads the log as it streams: the classic builder's deprecation banner is left out, and
       // a failure is told by its cause (the step and its exit code, the image not pulled).
       const buildLog = new BuildLog();
       try {
-        await docker.run(buildArgs(o, iid, buildx, noCache), {
+        const args = buildCommand(o, iid, builder, noCache);
+        await docker.run(args, {
+          env: buildEnv(builder, o.secretEnv),
+          shown: shownCommand(args),
           onLine: (line) => {
             const shown = buildLog.line(line);
             if (shown !== undefined) log.info(shown);
@@ -76,7 +46,7 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
     };
     await run(o.noCache);
     let id = (await readFile(iid, 'utf8')).trim();
-    if (!buildx) id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
+    if (!kit) id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
     if (o.platform) {
       const want = parsePlatform(o.platform);
       let got = await imagePlatform(docker, id);
@@ -86,7 +56,7 @@ export async function build(docker: Docker, o: BuildOptions, buildx: boolean, lo
         log.info(`Cache returned a ${platformString(got)} image for ${o.platform}; rebuilding without cache`);
         await run(true);
         id = (await readFile(iid, 'utf8')).trim();
-        if (!buildx) id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
+        if (!kit) id = await labelImage(docker, id, o.labels, o.tags, dir, o.platform);
         got = await imagePlatform(docker, id);
         if (!samePlatform(want, got))
           throw new Error(

@@ -5,8 +5,8 @@ import {
   expand,
   parseStages,
   replaceScratch,
-} from '../../../src/docker/dockerfile.js';
-import { scratchConfig, scratchTag } from '../../../src/docker/scratch.js';
+} from '../../../src/build/dockerfile.js';
+import { scratchConfig, scratchTag } from '../../../src/build/scratch.js';
 
 const base = (p: string) => `sha256:${p.replace(/\//g, '')}`;
 

@@ -115,7 +115,9 @@ export class BuildLog {
       : 'docker build';
     const run =
       /The command '(.*)' returned a non-zero code: (\d+)/.exec(text) ??
-      /process "(.*)" did not complete successfully: exit code: (\d+)/.exec(text);
+      /process "(.*)" did not complete successfully: exit code: (\d+)/.exec(text) ??
+      // The BuildKit of docker 20.10 (DOCKER_BUILDKIT=1 without buildx) says it this way.
+      /executor failed running \[(.*)\]: exit code: (\d+)/.exec(text);
     if (run) {
       const printed = this.stepOutput.slice(-5);
       return new BuildFailure(
@@ -125,10 +127,15 @@ export class BuildLog {
     }
     const pull = pullFailure(text, this.step, this.bases);
     if (pull) return new BuildFailure(explainPull(pull, where, logins));
-    // buildx ends with one `ERROR: failed to solve: <cause>`; the classic builder's cause is last.
-    const final = [...this.tail].reverse().find((l) => /^ERROR: /.test(l));
+    // buildx ends with one `ERROR: failed to solve: <cause>`, docker 20.10's BuildKit with
+    // `failed to solve with frontend dockerfile.v0: <cause>`; the classic builder's cause is last.
+    const final = [...this.tail].reverse().find((l) => /^ERROR: |^failed to solve with frontend/.test(l));
     const cause = final
-      ? [final.replace(/^ERROR:\s*(failed to solve:\s*)?/, '')]
+      ? [
+          final
+            .replace(/^ERROR:\s*(failed to solve:\s*)?/, '')
+            .replace(/^failed to solve with frontend [\w.]+:\s*(failed to create LLB definition:\s*)?/, ''),
+        ]
       : this.tail.filter((l) => !/^-+$|^\s*\d+ \||^Dockerfile:\d+$|^ > /.test(l)).slice(-2);
     return new BuildFailure(
       `${where} failed (docker build exit ${exitCode}): ${cause.join(' ') || 'docker said nothing more'}`,
@@ -180,8 +187,9 @@ function pullFailure(text: string, step: BuildStep | undefined, bases: string[])
   const atFrom = step !== undefined && /^FROM\s/i.test(step.instruction);
   // buildx names the image in its final error; the classic builder fails at the FROM step, or
   // says "pull access denied" / "manifest for ... not found", or quotes the manifest URL.
+  // docker 20.10's BuildKit: "pulling from host <registry> failed with status code [...]: 401".
   const pulling =
-    /failed to resolve source metadata|pull access denied|manifest for \S+ not found|\/v2\/.+\/manifests\//.test(
+    /failed to resolve source metadata|pull access denied|manifest for \S+ not found|\/v2\/.+\/manifests\/|pulling from host \S+ failed/.test(
       text,
     );
   if (!(atFrom || pulling) || !PULL_CAUSE.test(text)) return undefined;

@@ -24,7 +24,7 @@ export interface Stage {
   fromStage: boolean;
 }
 
-interface Instruction {
+export interface Instruction {
   keyword: string;
   args: string;
   line: number;
@@ -32,7 +32,7 @@ interface Instruction {
 }
 
 /** Logical instructions: comments dropped, continued lines joined. */
-function instructions(text: string): Instruction[] {
+export function instructions(text: string): Instruction[] {
   const lines = text.split(/\r?\n/);
   let escape = '\\';
   // Parser directives (`# escape=`` `) come first, before any comment or instruction.

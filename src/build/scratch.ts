@@ -17,7 +17,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tarStream from 'tar-stream';
-import type { Docker } from './cli.js';
+import type { Docker } from '../docker/cli.js';
 import { parsePlatform } from '../registry/oci.js';
 import { sha256Digest } from '../registry/client.js';
 
