@@ -214,9 +214,9 @@ async function imagesToPush(
         platform: platform || undefined,
         tags: multi ? [] : s.meta.tags,
       };
-      const id = await build(session.docker, options, builder, logger);
+      const { id, resolvedBases } = await build(session.docker, options, builder, logger);
       images.push({ platform, id });
-      await recorder?.built(platform);
+      await recorder?.built(platform, resolvedBases);
       core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
     } finally {
       core.endGroup();

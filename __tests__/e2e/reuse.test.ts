@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { startFaultProxy, type FaultProxy } from '../helpers/faultproxy.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
+  E2E_BUILDER,
   events,
   expectNoLeak,
   RegistryProbe,
@@ -274,34 +275,40 @@ describe.each(REGISTRY_KINDS)('an app FROM a base a registry holds (%s registry 
     expect(meta.reuse[p2.host]!.uploaded!.layers).toBe(1);
   }, 120_000);
 
-  it('a source image with no base input: the daemon names the base it was built on, and it is reused', async () => {
-    expect(imageid).toMatch(/^sha256:/);
-    const repo5 = first.repo('reuse');
-    const before = p1.requests.length;
-    const r = await runAction({
-      event: events.pr(13, false),
-      secrets: allSecrets(),
-      inputs: {
-        images: `${p1.host}/${repo5}`,
-        'registry-auth': registryAuth(),
-        source: imageid,
-        'latest-forward-only': 'false',
-      },
-    });
-    expect(r.log).not.toContain('::error::');
-    expect(r.code).toBe(0);
-    const [baseRepo] = base.slice(p1.host.length + 1).split(':') as [string];
-    expect(r.log).toMatch(
-      new RegExp(
-        `Base image: ${p1.host}/${baseRepo}@sha256:[0-9a-f]{64} \\(the daemon's record of the image`,
-      ),
-    );
-    const m = (await probe1.manifest(repo5, 'pr-13'))!;
-    expect(m.body.layers.slice(0, 2).map((l: { digest: string }) => l.digest)).toEqual(
-      baseLayers.map((l) => l.digest),
-    );
-    expect(uploaded(p1, before)).toBeLessThan(APP_BYTES * 1.2 + 64 * 1024);
-  }, 60_000);
+  // Classic builds only: BuildKit pulls a base into its own store, so the daemon holds no image
+  // (and no registry record) of it to name; a BuildKit build's base comes from its FROM line.
+  (E2E_BUILDER === 'classic' ? it : it.skip)(
+    'a source image with no base input: the daemon names the base it was built on, and it is reused',
+    async () => {
+      expect(imageid).toMatch(/^sha256:/);
+      const repo5 = first.repo('reuse');
+      const before = p1.requests.length;
+      const r = await runAction({
+        event: events.pr(13, false),
+        secrets: allSecrets(),
+        inputs: {
+          images: `${p1.host}/${repo5}`,
+          'registry-auth': registryAuth(),
+          source: imageid,
+          'latest-forward-only': 'false',
+        },
+      });
+      expect(r.log).not.toContain('::error::');
+      expect(r.code).toBe(0);
+      const [baseRepo] = base.slice(p1.host.length + 1).split(':') as [string];
+      expect(r.log).toMatch(
+        new RegExp(
+          `Base image: ${p1.host}/${baseRepo}@sha256:[0-9a-f]{64} \\(the daemon's record of the image`,
+        ),
+      );
+      const m = (await probe1.manifest(repo5, 'pr-13'))!;
+      expect(m.body.layers.slice(0, 2).map((l: { digest: string }) => l.digest)).toEqual(
+        baseLayers.map((l) => l.digest),
+      );
+      expect(uploaded(p1, before)).toBeLessThan(APP_BYTES * 1.2 + 64 * 1024);
+    },
+    60_000,
+  );
 
   it('a base on a registry that does not answer costs seconds, not the retry budget', async () => {
     // Nothing listens on the last port of this test bed's range.

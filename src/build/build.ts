@@ -18,13 +18,22 @@ export interface BuildOptions extends BuildCommandOptions {
 }
 
 /** Builds one image and returns its id (sha256:...). */
-export async function build(docker: Docker, o: BuildOptions, builder: Builder, log: Logger): Promise<string> {
+export interface Built {
+  /** The image id (sha256:…). */
+  id: string;
+  /** FROM images BuildKit resolved, by the name it printed, to the digest it pulled. */
+  resolvedBases: Map<string, string>;
+}
+
+/** Builds one image. */
+export async function build(docker: Docker, o: BuildOptions, builder: Builder, log: Logger): Promise<Built> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'publish-image-build-'));
   const kit = isBuildKit(builder);
   try {
     const iid = path.join(dir, 'iid');
     // BuildKit gives `FROM scratch` the platform asked for; the classic builder needs help.
     o = kit ? o : await platformDockerfile(docker, o, dir, log);
+    let resolvedBases = new Map<string, string>();
     const run = async (noCache: boolean) => {
       // Reads the log as it streams: the classic builder's deprecation banner is left out, and
       // a failure is told by its cause (the step and its exit code, the image not pulled).
@@ -43,6 +52,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
         if (err instanceof DockerError) throw buildLog.failure(err.exitCode, err.stderr, o.logins ?? []);
         throw err;
       }
+      resolvedBases = buildLog.resolvedBases();
     };
     await run(o.noCache);
     let id = (await readFile(iid, 'utf8')).trim();
@@ -64,7 +74,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
           );
       }
     }
-    return id;
+    return { id, resolvedBases };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -76,6 +76,19 @@ export class BuildLog {
   /** Every FROM image the builder announced, for a pull error that names none. */
   private readonly bases: string[] = [];
 
+  /**
+   * The digest BuildKit resolved each FROM image to (`FROM name:tag@sha256:…` in its log), by
+   * the name it printed; the classic builder prints none (the daemon's RepoDigests say it).
+   */
+  resolvedBases(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const b of this.bases) {
+      const m = /^(.+)@(sha256:[0-9a-f]{64})$/.exec(b);
+      if (m) out.set(m[1]!, m[2]!);
+    }
+    return out;
+  }
+
   /** Takes one line of the log; returns it for the build group, or undefined for the banner. */
   line(raw: string): string | undefined {
     if (isBanner(raw)) return undefined;

@@ -24,6 +24,25 @@ export function repoDigestOf(ref: string, repoDigests: string[]): string | undef
   return undefined;
 }
 
+/** A reference as docker normalises it: registry and `library/` for Docker Hub, `:latest`. */
+function normalised(ref: string): string {
+  const name = ref.replace(/@.*$/, '');
+  const tagged = /:[^/:]*$/.test(name) ? name : `${name}:latest`;
+  const first = tagged.split('/')[0]!;
+  const hasHost = tagged.includes('/') && (/[.:]/.test(first) || first === 'localhost');
+  if (hasHost) return tagged.replace(/^(index\.)?docker\.io\//, 'docker.io/');
+  return `docker.io/${tagged.includes('/') ? '' : 'library/'}${tagged}`;
+}
+
+/** The digest BuildKit resolved `ref` to, from the names its log printed. */
+export function resolvedDigestOf(ref: string, resolved: Map<string, string>): string | undefined {
+  const pinned = /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1];
+  if (pinned) return pinned;
+  const want = normalised(ref);
+  for (const [name, digest] of resolved) if (normalised(name) === want) return digest;
+  return undefined;
+}
+
 export class ProvenanceRecorder {
   private startedOn = new Date().toISOString();
   private finishedOn = '';
@@ -47,13 +66,21 @@ export class ProvenanceRecorder {
     this.dockerfile = { path: this.relative(this.inputs.file), digest };
   }
 
-  /** Right after one platform's build: the classic builder left that platform's bases tagged. */
-  async built(platform: string): Promise<void> {
+  /**
+   * Right after one platform's build: BuildKit said the digest of each base it resolved (its
+   * log); the classic builder left that platform's bases tagged in the daemon instead.
+   */
+  async built(platform: string, resolved: Map<string, string> = new Map()): Promise<void> {
     this.finishedOn = new Date().toISOString();
     if (!this.dockerfile) return;
     const text = await readFile(this.inputs.file, 'utf8');
     const found: BaseImage[] = [];
     for (const ref of baseImages(text, this.inputs.buildArgs)) {
+      const kit = resolvedDigestOf(ref, resolved);
+      if (kit) {
+        found.push({ ref, digest: kit });
+        continue;
+      }
       let digests: string[] = [];
       try {
         const { stdout } = await this.docker.run([

@@ -62,8 +62,30 @@ const buildxRun = [
   'ERROR: failed to solve: process "/bin/sh -c echo failing >&2; exit 3" did not complete successfully: exit code: 3',
 ];
 
+/** docker 20.10's own BuildKit (DOCKER_BUILDKIT=1, no buildx), as it printed here. */
+const docker20Run = [
+  '#5 [2/3] RUN echo ok',
+  '#5 sha256:3fb9bf9d520ea300b4b0d1e1685928678c5151be6e7525976450023caa3e4094',
+  '#5 0.196 ok',
+  '#5 DONE 0.2s',
+  '',
+  '#6 [3/3] RUN echo boom && exit 3',
+  '#6 sha256:cfa44927a72bc20cf5020d20d93b036c3f40b860b8eaa97c67cc64c5f558e7b3',
+  '#6 0.327 boom',
+  '#6 ERROR: executor failed running [/bin/sh -c echo boom && exit 3]: exit code: 3',
+  '------',
+  ' > [3/3] RUN echo boom && exit 3:',
+  '------',
+  'executor failed running [/bin/sh -c echo boom && exit 3]: exit code: 3',
+];
+
 describe('BuildLog: a failing RUN is told by its step and exit code', () => {
   it.each([
+    [
+      "docker 20.10's BuildKit",
+      docker20Run,
+      'Dockerfile step 3/3 (RUN echo boom && exit 3) failed with exit code 3. Its last output:\n  boom',
+    ],
     [
       'classic builder',
       classicRun,
@@ -234,5 +256,27 @@ describe('BuildLog: a base image that cannot be pulled names the image, its regi
     ],
   ])('other failures name the step and quote docker: %s', (_name, lines, message) => {
     expect(feed(lines).log.failure(1, '', []).message).toBe(message);
+  });
+});
+
+describe('BuildLog: the digests BuildKit resolved its bases to', () => {
+  it.each([
+    [['#5 [1/2] FROM 127.0.0.1:5101/test/bb:1@sha256:' + 'b'.repeat(64)], { '127.0.0.1:5101/test/bb:1': 'sha256:' + 'b'.repeat(64) }],
+    [['#4 [build 1/3] FROM docker.io/library/alpine:3.20@sha256:' + 'a'.repeat(64), '#7 [stage-1 1/2] FROM docker.io/local/busybox:latest'], { 'docker.io/library/alpine:3.20': 'sha256:' + 'a'.repeat(64) }],
+    [['Step 1/2 : FROM alpine:3.20'], {}],
+  ])('%j', (lines, want) => {
+    expect(Object.fromEntries(feed(lines).log.resolvedBases())).toEqual(want);
+  });
+});
+
+describe('BuildLog: a Dockerfile docker 20.10 cannot parse', () => {
+  it('names the parse error without the frontend banner', () => {
+    const { log } = feed([
+      '#1 [internal] load build definition from Dockerfile',
+      'failed to solve with frontend dockerfile.v0: failed to create LLB definition: dockerfile parse error line 3: unknown instruction: ECHO',
+    ]);
+    expect(log.failure(1, '', []).message).toBe(
+      'docker build failed (docker build exit 1): dockerfile parse error line 3: unknown instruction: ECHO',
+    );
   });
 });

@@ -9,7 +9,7 @@ import {
 } from '../../../src/provenance/predicate.js';
 import { provenanceStatement, redact } from '../../../src/provenance/statement.js';
 import { attestationEntry, attestationManifest, isAttestationEntry } from '../../../src/provenance/layout.js';
-import { repoDigestOf } from '../../../src/provenance/recorder.js';
+import { repoDigestOf, resolvedDigestOf } from '../../../src/provenance/recorder.js';
 import { buildImageIndex } from '../../../src/registry/oci.js';
 
 const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
@@ -203,6 +203,17 @@ describe('helpers', () => {
     ['local/tools', [], undefined],
   ])('repoDigestOf(%s)', (ref, digests, want) => {
     expect(repoDigestOf(ref, digests)).toBe(want);
+  });
+
+  it.each([
+    ['alpine:3.20', { 'docker.io/library/alpine:3.20': BASE }, BASE],
+    ['alpine', { 'docker.io/library/alpine:latest': BASE }, BASE],
+    ['acme/tools:1', { 'docker.io/acme/tools:1': BASE }, BASE],
+    ['127.0.0.1:5000/base:1', { '127.0.0.1:5000/base:1': BASE, '127.0.0.1:5000/base:2': IMAGE }, BASE],
+    ['127.0.0.1:5000/base:3', { '127.0.0.1:5000/base:1': BASE }, undefined],
+    [`alpine@${IMAGE}`, {}, IMAGE],
+  ])('resolvedDigestOf(%s), from what BuildKit printed', (ref, resolved, want) => {
+    expect(resolvedDigestOf(ref, new Map(Object.entries(resolved)))).toBe(want);
   });
 
   it.each([
