@@ -3,6 +3,7 @@
 # registry (with our token server, scripts/token-server.mjs) on 127.0.0.1.
 #   scripts/env.sh up     install what is missing, start everything, write $ENV_DIR/env
 #   scripts/env.sh down   stop everything started by `up`
+#   scripts/env.sh clean  stop it and remove ENV_DIR (dockerd's images, registry data: up to ~1 GB)
 # Everything lives under ENV_DIR so nothing touches the machine's own docker.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ REG3_DELETE=${REG3_DELETE:-true}
 
 need_packages() {
   local missing=()
-  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v ssh-keygen >/dev/null || missing+=(openssh-client) # keys for the ssh input's tests
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   command -v busybox >/dev/null || missing+=(busybox-static)
@@ -31,7 +32,7 @@ need_packages() {
   command -v ip >/dev/null || missing+=(iproute2)    # the bridge BuildKit's RUN steps need
   # Debian's docker CLI 20.10 runs BuildKit itself with DOCKER_BUILDKIT=1 (a newer CLI first on
   # PATH may have no buildx): the tests build with both builders.
-  [ -x /usr/bin/docker ] || missing+=(docker.io)
+  { [ -x /usr/bin/docker ] && command -v dockerd >/dev/null; } || missing+=(docker.io)
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -171,8 +172,17 @@ down() {
   ip link del "$BRIDGE" 2>/dev/null || true
 }
 
+clean() {
+  down
+  # dockerd leaves its own mounts under the data root; they go before the folder does.
+  grep -o " $ENV_DIR/[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$ENV_DIR"
+  echo "test bed removed: $ENV_DIR"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  clean) clean ;;
+  *) echo "usage: $0 up|down|clean" >&2; exit 2 ;;
 esac
