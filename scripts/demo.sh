@@ -33,7 +33,16 @@ work=$(mktemp -d /tmp/publish-image-demo-run.XXXXXX)
 trap 'rm -rf "$work"; eval "$stop_bed"' EXIT
 mkdir -p "$work/app" "$work/runner-temp" "$work/home"
 echo "hello from publish-image $(date -u +%FT%TZ)" >"$work/app/hello.txt"
-printf 'FROM scratch\nCOPY hello.txt /hello.txt\n' >"$work/app/Dockerfile"
+# A build secret, as a private package registry's token would be: the RUN step reads it, the
+# image keeps only its length. BuildKit runs the build, as on a hosted runner: Debian's docker
+# 20.10 CLI runs it itself with DOCKER_BUILDKIT=1 (the newer CLI first on PATH has no buildx).
+build_token=${PUBLISH_IMAGE_DEMO_BUILD_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')}
+mkdir -p "$work/bin" && ln -s /usr/bin/docker "$work/bin/docker"
+cat >"$work/app/Dockerfile" <<'DOCKERFILE'
+FROM local/busybox:latest
+RUN --mount=type=secret,id=npm_token busybox wc -c </run/secrets/npm_token >/npm-token-length
+COPY hello.txt /hello.txt
+DOCKERFILE
 cat >"$work/event.json" <<JSON
 { "ref": "refs/tags/v1.2.3",
   "repository": { "name": "demo", "full_name": "acme/demo", "html_url": "https://github.com/acme/demo",
@@ -55,22 +64,23 @@ auth="- registry: $REG1
 step() { # the runner's environment for one step of a workflow run, its log as the runner shows it
   {
     # The runner masks every secret of the workflow from the start, and echoes the step's inputs.
-    printf '::add-mask::%s\n' "$REG1_PASS" "$REG3_PASS"
+    printf '::add-mask::%s\n' "$REG1_PASS" "$REG3_PASS" "$build_token"
     printf 'Run publish-image (%s step)\n  with:\n' "$1"
     printf '    images: |\n%s\n' "$(sed 's/^/      /' <<<"$images")"
     printf '    registry-auth: |\n%s\n' "$(sed 's/^/      /' <<<"$auth")"
     printf '    context: %s\n' "$work/app"
+    printf '    secrets: npm_token=%s\n' "$build_token"
     run_step "${@:2}"
   } | node "$root/scripts/runner-log.mjs"
 }
 run_step() {
-  env -i PATH="$PATH" HOME="$work/home" DOCKER_HOST="$DOCKER_HOST" RUNNER_TEMP="$work/runner-temp" \
+  env -i PATH="$work/bin:$PATH" DOCKER_BUILDKIT=1 HOME="$work/home" DOCKER_HOST="$DOCKER_HOST" RUNNER_TEMP="$work/runner-temp" \
     GITHUB_ACTIONS=true GITHUB_EVENT_NAME=push GITHUB_EVENT_PATH="$work/event.json" GITHUB_REF=refs/tags/v1.2.3 \
     GITHUB_SHA=0123456789abcdef0123456789abcdef01234567 GITHUB_REPOSITORY=acme/demo GITHUB_ACTOR=octocat \
     GITHUB_SERVER_URL=https://github.com GITHUB_OUTPUT="$work/output" GITHUB_STATE="$work/state" \
     GITHUB_STEP_SUMMARY="$work/summary.md" \
     INPUT_IMAGES="$images" "INPUT_REGISTRY-AUTH=$auth" \
-    INPUT_CONTEXT="$work/app" INPUT_FLAVOR=latest=auto INPUT_PUSH=auto INPUT_LOGOUT=true "$@" \
+    INPUT_CONTEXT="$work/app" "INPUT_SECRETS=npm_token=$build_token" INPUT_FLAVOR=latest=auto INPUT_PUSH=auto INPUT_LOGOUT=true "$@" \
     node "$root/dist/index.js"
 }
 
@@ -125,4 +135,4 @@ token=$(curl -sf -K - "$realm?service=$service&scope=repository:$REG3_USER/demo:
   <<<"user = \"$REG3_USER:$REG3_PASS\"" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).token))')
 curl -sf -K - "http://$REG3/v2/$REG3_USER/demo/tags/list" <<<"header = \"Authorization: Bearer $token\""
 echo "== credentials left behind under RUNNER_TEMP and HOME (expect none)"
-grep -rlF -f <(printf "%s\n%s\n" "$REG1_PASS" "$REG3_PASS") "$work" 2>/dev/null || echo "none"
+grep -rlF -f <(printf "%s\n%s\n%s\n" "$REG1_PASS" "$REG3_PASS" "$build_token") "$work" 2>/dev/null || echo "none"
