@@ -15,6 +15,8 @@ export interface SummaryData {
   heldBack: { ref: string; held: HeldBack }[];
   /** The provenance asked for; undefined when the input is off (or nothing was pushed yet). */
   provenance?: ProvenanceOptions;
+  /** The build cache: what was read, how many steps it served, what was written (Markdown lines). */
+  cache?: string[];
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -85,6 +87,7 @@ export function renderSummary(d: SummaryData): string {
     for (const p of d.plan) out.push(`| ${code(p.ref)} | ${code(p.registry)} | ${cell(p.login)} |`);
     out.push('');
   }
+  if (d.cache?.length) out.push('**Build cache:**', '', ...d.cache, '');
   if (d.heldBack.length) {
     out.push('**Left where they are** (a newer release is already in the registry):', '');
     for (const h of d.heldBack) out.push(`- ${code(h.ref)}: ${code(h.held.newer)} is newer`);

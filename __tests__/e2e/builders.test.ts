@@ -75,6 +75,8 @@ async function everyBlob(repo: string, tag: string): Promise<{ name: string; tex
   return out;
 }
 
+/** A nonce for a RUN step: no earlier run's cached layer can stand in for it. */
+const fresh = () => randomBytes(6).toString('hex');
 const errorLines = (log: string) => log.split('\n').filter((l) => l.startsWith('::error::'));
 
 describe('BuildKit (docker 20.10 with DOCKER_BUILDKIT=1)', () => {
@@ -84,14 +86,17 @@ describe('BuildKit (docker 20.10 with DOCKER_BUILDKIT=1)', () => {
     const file = path.join(dir, 'pypi-token');
     writeFileSync(file, s2);
     chmodSync(file, 0o600);
+    // BuildKit's cache does not key a RUN on its secrets' values: a nonce in each step keeps an
+    // earlier run's layers (with other secrets) out.
+    const nonce = randomBytes(6).toString('hex');
     const context = makeContext(
       512,
       [
         'FROM local/busybox:latest',
         'ARG PLAIN=1',
-        'RUN --mount=type=secret,id=npm busybox sha256sum /run/secrets/npm > /npm.sha',
-        'RUN --mount=type=secret,id=pypi busybox sha256sum /run/secrets/pypi > /pypi.sha',
-        'RUN --mount=type=secret,id=gh,required=true busybox sha256sum /run/secrets/gh > /gh.sha',
+        `RUN --mount=type=secret,id=npm echo ${nonce} && busybox sha256sum /run/secrets/npm > /npm.sha`,
+        `RUN --mount=type=secret,id=pypi echo ${nonce} && busybox sha256sum /run/secrets/pypi > /pypi.sha`,
+        `RUN --mount=type=secret,id=gh,required=true echo ${nonce} && busybox sha256sum /run/secrets/gh > /gh.sha`,
         'COPY payload.bin /payload.bin',
       ].join('\n') + '\n',
     );
@@ -132,8 +137,8 @@ describe('BuildKit (docker 20.10 with DOCKER_BUILDKIT=1)', () => {
       256,
       [
         'FROM local/busybox:latest',
-        'RUN --mount=type=cache,target=/cache echo warm > /cache/x && busybox wc -c /cache/x > /cached',
-        'RUN --mount=type=ssh,id=deploy busybox test -S "$SSH_AUTH_SOCK" && echo agent > /ssh',
+        `RUN --mount=type=cache,target=/cache echo ${fresh()} && echo warm > /cache/x && busybox wc -c /cache/x > /cached`,
+        `RUN --mount=type=ssh,id=deploy echo ${fresh()} && busybox test -S "$SSH_AUTH_SOCK" && echo agent > /ssh`,
         'COPY payload.bin /payload.bin',
       ].join('\n') + '\n',
     );
@@ -149,7 +154,7 @@ describe('BuildKit (docker 20.10 with DOCKER_BUILDKIT=1)', () => {
   it('gives RUN steps the add-hosts entries; refuses shm-size, which its BuildKit would ignore', async () => {
     const context = makeContext(
       256,
-      'FROM local/busybox:latest\nRUN cat /etc/hosts > /hosts.txt\nCOPY payload.bin /p\n',
+      `FROM local/busybox:latest\nRUN echo ${fresh()} && cat /etc/hosts > /hosts.txt\nCOPY payload.bin /p\n`,
     );
     const repo = repoName();
     const r = await publish(repo, { context, 'add-hosts': 'cache.internal:10.9.8.7' }, buildKitEnv());
@@ -214,7 +219,7 @@ describe('the classic builder (docker 28 without buildx)', () => {
   it('honours shm-size and ulimit in RUN steps', async () => {
     const context = makeContext(
       256,
-      'FROM local/busybox:latest\nRUN busybox df -k /dev/shm > /shm.txt && ulimit -n > /nofile.txt\nCOPY payload.bin /p\n',
+      `FROM local/busybox:latest\nRUN echo ${fresh()} && busybox df -k /dev/shm > /shm.txt && ulimit -n > /nofile.txt\nCOPY payload.bin /p\n`,
     );
     const repo = repoName();
     const r = await publish(repo, { context, 'shm-size': '300m', ulimit: 'nofile=1234:2345' }, classic());

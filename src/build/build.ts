@@ -23,6 +23,8 @@ export interface Built {
   id: string;
   /** FROM images BuildKit resolved, by the name it printed, to the digest it pulled. */
   resolvedBases: Map<string, string>;
+  /** RUN/COPY/ADD steps of the (last) build, and how many came from the cache. */
+  stats: { steps: number; cached: number };
 }
 
 /** Builds one image. */
@@ -34,6 +36,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
     // BuildKit gives `FROM scratch` the platform asked for; the classic builder needs help.
     o = kit ? o : await platformDockerfile(docker, o, dir, log);
     let resolvedBases = new Map<string, string>();
+    let stats = { steps: 0, cached: 0 };
     const run = async (noCache: boolean) => {
       // Reads the log as it streams: the classic builder's deprecation banner is left out, and
       // a failure is told by its cause (the step and its exit code, the image not pulled).
@@ -53,6 +56,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
         throw err;
       }
       resolvedBases = buildLog.resolvedBases();
+      stats = buildLog.cacheStats();
     };
     await run(o.noCache);
     let id = (await readFile(iid, 'utf8')).trim();
@@ -74,7 +78,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
           );
       }
     }
-    return { id, resolvedBases };
+    return { id, resolvedBases, stats };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -75,6 +75,21 @@ export class BuildLog {
   private tail: string[] = [];
   /** Every FROM image the builder announced, for a pull error that names none. */
   private readonly bases: string[] = [];
+  /** The RUN, COPY and ADD steps announced, and those the builder took from its cache. */
+  private readonly work = new Set<string>();
+  private readonly cached = new Set<string>();
+
+  /** How many RUN/COPY/ADD steps the build had, and how many came from the cache. */
+  cacheStats(): { steps: number; cached: number } {
+    return { steps: this.work.size, cached: [...this.cached].filter((k) => this.work.has(k)).length };
+  }
+
+  private countStep(step: BuildStep | undefined, cached: boolean): void {
+    if (!step || !/^(RUN|COPY|ADD)\s/i.test(step.instruction)) return;
+    const key = `${step.position} ${step.instruction}`;
+    this.work.add(key);
+    if (cached) this.cached.add(key);
+  }
 
   /**
    * The digest BuildKit resolved each FROM image to (`FROM name:tag@sha256:…` in its log), by
@@ -98,11 +113,15 @@ export class BuildLog {
     const step = /^ > /.test(line) ? undefined : stepOf(line);
     if (step) {
       this.enter(step);
+      this.countStep(step, false);
       if (vertex) this.vertices.set(vertex, step);
       const from = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(step.instruction);
       if (from) this.bases.push(from[1]!);
       return raw;
     }
+    // Classic: ` ---> Using cache` under the step; BuildKit: `#7 CACHED` for the step's vertex.
+    if (/^\s*---> Using cache/.test(line)) this.countStep(this.step, true);
+    if (vertex && /^#\d+ CACHED/.test(line)) this.countStep(this.vertices.get(vertex), true);
     if (CHATTER.some((re) => re.test(line))) return raw;
     push(this.tail, line);
     if (vertex && /^#\d+ ERROR/.test(line) && this.vertices.has(vertex))

@@ -73,6 +73,17 @@ export class Docker {
     await this.engine.tag(image, ref);
   }
 
+  /** `docker pull <ref>`: through the API with `auth`, else the CLI once `loggedIn` resolves. */
+  async pull(ref: string, o: { auth?: EngineAuth; loggedIn?: Promise<void> } = {}): Promise<void> {
+    if (!this.engine || !o.auth) {
+      await o.loggedIn;
+      await this.run(['pull', '--quiet', ref]);
+      return;
+    }
+    this.log.debug(`docker pull ${ref} (Engine API)`);
+    await this.engine.pull(ref, o.auth);
+  }
+
   /**
    * `docker push <ref>`: through the API with `auth` (the step's own credentials for that
    * registry, given to the daemon in the request), else the CLI with docker's login, once

@@ -130,6 +130,23 @@ export class Engine {
   }
 
   /**
+   * `docker pull <repo>:<tag>` with the registry's credentials in the request (no login, no
+   * config.json). The daemon streams JSON messages; a failure is a message with `error`.
+   */
+  async pull(ref: string, auth?: EngineAuth): Promise<void> {
+    const at = ref.lastIndexOf(':');
+    const query = new URLSearchParams({ fromImage: ref.slice(0, at), tag: ref.slice(at + 1) });
+    const headers = { 'X-Registry-Auth': auth ? registryAuthHeader(auth) : '' };
+    const reply = await this.call('POST', `/images/create?${query}`, headers);
+    if (reply.status !== 200) this.fail(['pull', ref], reply);
+    for (const line of reply.body.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const m = JSON.parse(line) as PushMessage;
+      if (m.error !== undefined) throw new DockerError(['pull', ref], 1, m.errorDetail?.message ?? m.error);
+    }
+  }
+
+  /**
    * `docker push <repo>:<tag>` with the registry's credentials in the request. The daemon
    * answers 200 at once and streams JSON messages, one a line; `onMessage` sees each as it
    * comes (progress), and a failure is a message with `error`.

@@ -21,6 +21,7 @@ import { cleanGhcr } from './ghcr.js';
 import { addOutcome, type CleanupLog, emptyOutcome, type Outcome } from './outcome.js';
 import type { PullRequest } from './pr.js';
 import { previewTags } from './tags.js';
+import { isCacheTagOf } from '../build/cache/stages.js';
 
 export interface CleanupTarget {
   name: string;
@@ -63,7 +64,22 @@ function clientFor(job: CleanupJob, registry: string): RegistryClient {
   return new RegistryClient({ registry, credentials, policy, log: job.log });
 }
 
-async function cleanTarget(job: CleanupJob, t: CleanupTarget, tags: string[]): Promise<Outcome> {
+/** The pull request's build cache entries in one repository (`buildcache-pr-N[--stage]`). */
+async function cacheTagsOf(job: CleanupJob, t: CleanupTarget): Promise<string[]> {
+  const client = clientFor(job, t.registry);
+  try {
+    const all = await client.listTags(t.repository);
+    return all.filter((tag) => isCacheTagOf(tag, `pr-${job.pr.number}`));
+  } catch (err) {
+    job.log.warning(`${t.name}: the build cache of #${job.pr.number} was not looked for: ${messageOf(err)}`);
+    return [];
+  } finally {
+    client.close();
+  }
+}
+
+async function cleanTarget(job: CleanupJob, t: CleanupTarget, previewTags: string[]): Promise<Outcome> {
+  const tags = [...previewTags, ...(await cacheTagsOf(job, t))];
   if (t.registry === 'docker.io') {
     const login = job.inputs.logins.find((l) => l.registry === 'docker.io');
     return cleanDockerHub(hubBaseUrl(job.env), login, t, tags, job.log);

@@ -1,0 +1,253 @@
+/**
+ * The build cache as CI jobs meet it: every job on an emptied daemon (no images, no build
+ * cache, as a hosted runner starts), a project whose base image is in the registry, a slow
+ * dependency step, and a pull request that changes only src/. Run with the classic builder and
+ * with BuildKit.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  DOCKER_20,
+  RegistryProbe,
+  buildKitEnv,
+  events,
+  expectNoLeak,
+  runAction,
+  secretForms,
+  testBed,
+  type Env,
+  type Event,
+} from './harness.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let bed: Env;
+let probe: RegistryProbe;
+let base: string;
+const saved = path.join(tempDir('publish-image-cache-saved'), 'busybox.tar');
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+
+/** A hosted runner's daemon: no image and no build cache of either builder; local/busybox back. */
+function emptyDaemon(): void {
+  execFileSync(DOCKER_20, ['system', 'prune', '-af'], { env: { ...process.env, DOCKER_BUILDKIT: '1' } });
+  execFileSync(DOCKER_20, ['builder', 'prune', '-af'], { env: { ...process.env, DOCKER_BUILDKIT: '1' } });
+  const ids = docker('image', 'ls', '-aq');
+  if (ids) execFileSync('docker', ['rmi', '-f', ...new Set(ids.split('\n'))]);
+  docker('load', '-i', saved);
+}
+
+beforeAll(() => {
+  bed = testBed();
+  probe = new RegistryProbe(bed.reg1, bed.reg1User, bed.reg1Pass);
+  docker('save', '-o', saved, 'local/busybox:latest');
+  // The company base image, in the registry: every job pulls it.
+  const config = tempDir('publish-image-cache-login');
+  const env = { ...process.env, DOCKER_CONFIG: config };
+  execFileSync('docker', ['login', '-u', bed.reg1User, '--password-stdin', bed.reg1], {
+    input: bed.reg1Pass,
+    env,
+  });
+  base = `${bed.reg1}/cachebase/busybox:1`;
+  docker('tag', 'local/busybox:latest', base);
+  execFileSync('docker', ['push', base], { env });
+});
+
+afterAll(() => {
+  docker('image', 'inspect', 'local/busybox:latest');
+});
+
+/** The project: deps.txt feeds the slow step, src/ the fast one; `stamp` proves a step re-ran. */
+function project(o: { multiStage?: boolean; src?: string; deps?: string } = {}): string {
+  const dir = tempDir('publish-image-cache-ctx');
+  mkdirSync(path.join(dir, 'src'));
+  writeFileSync(path.join(dir, 'deps.txt'), o.deps ?? 'left-pad 1.3.0\n');
+  writeFileSync(path.join(dir, 'src', 'app.txt'), o.src ?? 'v1\n');
+  // The slow step (npm ci's stand-in) writes a value of its own run: the same layer twice means
+  // it ran once.
+  const slow = 'RUN sleep 2 && cat /proc/sys/kernel/random/uuid > /deps.stamp';
+  const dockerfile = o.multiStage
+    ? [
+        `FROM ${base} AS deps`,
+        'COPY deps.txt /deps.txt',
+        slow,
+        `FROM ${base}`,
+        'COPY --from=deps /deps.stamp /deps.stamp',
+        'COPY src/ /src/',
+        'RUN busybox wc -c /src/app.txt > /build.txt',
+      ]
+    : [
+        `FROM ${base}`,
+        'COPY deps.txt /deps.txt',
+        slow,
+        'COPY src/ /src/',
+        'RUN busybox wc -c /src/app.txt > /build.txt',
+      ];
+  writeFileSync(path.join(dir, 'Dockerfile'), dockerfile.join('\n') + '\n');
+  return dir;
+}
+
+const BUILDERS = [
+  ['the classic builder', () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin' })],
+  ['BuildKit', () => buildKitEnv()],
+] as const;
+
+describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon', (_name, builderEnv) => {
+  const job = (repo: string, event: Event, inputs: Record<string, string>) => {
+    emptyDaemon();
+    return runAction({
+      event,
+      env: builderEnv(),
+      secrets: secretForms(bed.reg1User, bed.reg1Pass),
+      inputs: {
+        images: `${bed.reg1}/${repo}`,
+        registry: bed.reg1,
+        username: bed.reg1User,
+        password: bed.reg1Pass,
+        ...inputs,
+      },
+    });
+  };
+  /** The image's layers (diff ids) under a tag: equal ids are equal layers. */
+  const layers = async (repo: string, tag: string) =>
+    ((await probe.config(repo, tag)).rootfs.diff_ids as string[]) ?? [];
+  const fromCache = (log: string, what = 'the image') =>
+    new RegExp(`(\\d+) of (\\d+) RUN/COPY/ADD steps of ${what} came from the cache`)
+      .exec(log)
+      ?.slice(1)
+      .map(Number);
+
+  it('main, then a pull request that changes src/: the slow step runs once; main again re-runs nothing; closing the PR removes its cache', async () => {
+    const repo = `cache/r${randomBytes(4).toString('hex')}`;
+    const main = await job(repo, events.branch('main'), { context: project() });
+    expect(main.code).toBe(0);
+    expect(main.log).toMatch(/Build cache: none yet in buildcache-branch-main \(a first run builds cold\)/);
+    expect(await probe.tags(repo)).toContain('buildcache-branch-main');
+    expectNoLeak(main, secretForms(bed.reg1User, bed.reg1Pass));
+
+    const pr = await job(repo, events.pr(7, false), { context: project({ src: 'v2\n' }) });
+    expect(pr.code).toBe(0);
+    expect(pr.log).toContain(`Build cache for the image: ${bed.reg1}/${repo}:buildcache-branch-main`);
+    const [mainLayers, prLayers] = [await layers(repo, 'main'), await layers(repo, 'pr-7')];
+    // base, COPY deps.txt, the slow RUN: the same layers; COPY src/ and the last RUN: new.
+    expect(prLayers.slice(0, 3)).toEqual(mainLayers.slice(0, 3));
+    expect(prLayers[3]).not.toBe(mainLayers[3]);
+    expect(fromCache(pr.log)).toEqual([2, 4]);
+    expect(pr.summary).toContain('**Build cache:**');
+    expect(await probe.tags(repo)).toContain('buildcache-pr-7');
+
+    const again = await job(repo, events.branch('main'), { context: project() });
+    expect(again.code).toBe(0);
+    expect(fromCache(again.log)).toEqual([4, 4]);
+    expect((await layers(repo, 'main')).slice(0, 5)).toEqual(mainLayers.slice(0, 5));
+
+    const closed = await runAction({
+      event: { ...events.pr(7, false), payload: { ...events.pr(7, false).payload, action: 'closed' } },
+      env: { GITHUB_API_URL: 'http://127.0.0.1:9' }, // no API: only the pr- tag rules matter here
+      inputs: {
+        images: `${bed.reg1}/${repo}`,
+        registry: bed.reg1,
+        username: bed.reg1User,
+        password: bed.reg1Pass,
+      },
+    });
+    expect(closed.code).toBe(0);
+    const left = await probe.tags(repo);
+    expect(left.filter((t) => t.startsWith('buildcache-pr-7'))).toEqual([]);
+    expect(left).toContain('buildcache-branch-main');
+  }, 240_000);
+
+  it('a multi-stage build: the builder stage is cached whole, its output identical; one entry per stage after several pushes', async () => {
+    const repo = `cache/m${randomBytes(4).toString('hex')}`;
+    const first = await job(repo, events.branch('main'), { context: project({ multiStage: true }) });
+    expect(first.code).toBe(0);
+    expect(await probe.tags(repo)).toEqual(
+      expect.arrayContaining(['buildcache-branch-main', 'buildcache-branch-main--deps']),
+    );
+    const oldDeps = (await probe.manifest(repo, 'buildcache-branch-main--deps'))!.digest;
+
+    const pr = await job(repo, events.pr(8, false), { context: project({ multiStage: true, src: 'v2\n' }) });
+    expect(pr.code).toBe(0);
+    expect(fromCache(pr.log, 'stage deps')).toEqual([2, 2]); // COPY deps.txt and the slow RUN
+    // The slow step's output, copied into the image, is the one main's job made.
+    expect((await layers(repo, 'pr-8'))[1]).toBe((await layers(repo, 'main'))[1]);
+
+    // New dependencies on main: the deps entry is replaced, the replaced manifest deleted.
+    const second = await job(repo, events.branch('main'), {
+      context: project({ multiStage: true, deps: 'b\n' }),
+    });
+    expect(second.code).toBe(0);
+    const third = await job(repo, events.branch('main'), {
+      context: project({ multiStage: true, deps: 'c\n' }),
+    });
+    expect(third.code).toBe(0);
+    const tags = await probe.tags(repo);
+    expect(tags.filter((t) => t.startsWith('buildcache-branch-main')).sort()).toEqual([
+      'buildcache-branch-main',
+      'buildcache-branch-main--deps',
+    ]);
+    expect(await probe.manifest(repo, oldDeps)).toBeUndefined(); // reg1 allows deletes
+    expect(third.log).toMatch(/replaced sha256:[0-9a-f]{64}, deleted/);
+  }, 300_000);
+
+  it("a pull request's cache never serves the default branch, even with a planted image under its tag", async () => {
+    const repo = `cache/p${randomBytes(4).toString('hex')}`;
+    const context = project();
+    // Someone with push rights plants an image made by the same Dockerfile under pr-9's tags.
+    const planted = await job(repo, events.pr(9, false), { context });
+    expect(planted.code).toBe(0);
+    const poisoned = await layers(repo, 'buildcache-pr-9');
+    const main = await job(repo, events.branch('main'), { context });
+    expect(main.code).toBe(0);
+    expect(main.log).not.toContain('buildcache-pr-9');
+    expect(main.log).toMatch(/Build cache: none yet/);
+    expect((await layers(repo, 'main'))[2]).not.toBe(poisoned[2]); // the slow step ran again
+  }, 180_000);
+});
+
+describe('cache inputs (classic builder, emptied daemon)', () => {
+  const classic = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin' });
+  const run = (repo: string, inputs: Record<string, string>, event = events.branch('main')) => {
+    emptyDaemon();
+    return runAction({
+      event,
+      env: classic(),
+      inputs: {
+        images: `${bed.reg1}/${repo}`,
+        registry: bed.reg1,
+        username: bed.reg1User,
+        password: bed.reg1Pass,
+        ...inputs,
+      },
+    });
+  };
+
+  it('cache-from an image the daemon does not hold is pulled and used; cache: false builds cold', async () => {
+    const source = `cache/s${randomBytes(4).toString('hex')}`;
+    const context = project();
+    expect((await run(source, { context })).code).toBe(0);
+    const made = (await probe.config(source, 'main')).rootfs.diff_ids as string[];
+
+    const other = `cache/o${randomBytes(4).toString('hex')}`;
+    const r = await run(other, { context, cache: 'false', 'cache-from': `${bed.reg1}/${source}:main` });
+    expect(r.code).toBe(0);
+    expect(r.log).toContain('Build cache: off (input cache: false)');
+    expect(((await probe.config(other, 'main')).rootfs.diff_ids as string[])[2]).toBe(made[2]);
+    expect((await probe.tags(other)).filter((t) => t.startsWith('buildcache-'))).toEqual([]);
+
+    const cold = await run(source, { context, cache: 'false' });
+    expect(cold.code).toBe(0);
+    expect(((await probe.config(source, 'main')).rootfs.diff_ids as string[])[2]).not.toBe(made[2]);
+  }, 180_000);
+
+  it('an unreadable cache source is a warning, and the build goes on cold', async () => {
+    const repo = `cache/u${randomBytes(4).toString('hex')}`;
+    const r = await run(repo, { context: project(), 'cache-from': '127.0.0.1:9/nowhere/app:main' });
+    expect(r.code).toBe(0);
+    expect(r.log).toMatch(
+      /::warning::Build cache 127\.0\.0\.1:9\/nowhere\/app:main could not be pulled, building without it/,
+    );
+    expect(await probe.tags(repo)).toContain('main');
+  }, 120_000);
+});
