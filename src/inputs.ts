@@ -41,6 +41,8 @@ export interface Inputs extends MetaInputs {
   retryTimeoutSeconds: number;
   /** SLSA provenance to attach (BuildKit's `provenance` values); undefined when off. */
   provenance?: ProvenanceOptions;
+  /** Sign a SLSA build provenance attestation for every pushed subject with Sigstore (issue 22). */
+  attest: boolean;
   /** Remove a closed pull request's preview tags (pull request life cycle, issue 12). */
   cleanup: boolean;
   prComment: boolean;
@@ -211,6 +213,7 @@ export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
     retryAttempts: positiveInt('retry-attempts', 5),
     retryTimeoutSeconds: positiveInt('retry-timeout', 90),
     provenance,
+    attest: bool('attest', false),
     cleanup: bool('cleanup', true),
     prComment: bool('pr-comment', false),
     allowUntrustedBuild: bool('allow-untrusted-build', false),

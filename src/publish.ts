@@ -20,6 +20,7 @@ import { reportEnd } from './results.js';
 import type { SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
 import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
+import { attestPushed, missingError } from './signing/attest.js';
 import { closePreview, closingPullRequest, commentPublished, guardBuild } from './preview/hooks.js';
 import type { PullRequest } from './preview/pr.js';
 
@@ -70,6 +71,7 @@ export async function publish(): Promise<void> {
       inputs.tags || '(default rules)',
       `no tag rule produced a tag for ${s.ctx.eventName} on ${s.ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
     );
+  if (inputs.attest && !inputs.dryRun && !skipped) assertCanAttest(s.env, inputs);
   const plan = planOf(s);
   const summary: SummaryData = {
     version: meta.version,
@@ -143,6 +145,8 @@ function sayDryRun(s: Step, plan: SummaryData['plan']): void {
   const p = s.inputs.provenance;
   if (p)
     core.info(`  would attach SLSA ${p.version} provenance (mode=${p.mode}); the tags would name an index`);
+  if (s.inputs.attest)
+    core.info('  would sign a SLSA build provenance attestation for every pushed image with Sigstore');
 }
 
 async function buildAndPush(
@@ -171,18 +175,69 @@ async function buildAndPush(
     if (skipped) {
       await session.loggedIn;
       core.notice(`Built but not pushed: ${skipped}.`);
+      if (s.inputs.attest) core.info(`attest: nothing signed, as nothing was pushed (${skipped}).`);
       return;
     }
     const report = (done.report = newReport());
     const attest = recorder && attesterOf(s.inputs, recorder, s.targets, report);
     summary.provenance = s.inputs.provenance;
     await pushImages(s, session, images, { tagsFinal, attest }, report);
+    sayUnsignedOnFailure(s.inputs, report);
     assertAllPushed(report);
+    if (s.inputs.attest) await signPushed(s, session, report, summary);
     await session.loggedIn;
     await commentPublished(s.inputs, s.ctx, s.env, report);
   } finally {
     await closeSession(session, s.inputs);
   }
+}
+
+/**
+ * `attest` needs the job's OIDC token (the runner gives ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN only
+ * with `id-token: write`) and a token for the attestations API: said before anything is built.
+ */
+function assertCanAttest(env: NodeJS.ProcessEnv, inputs: Inputs): void {
+  if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+    throw new InputError(
+      'attest',
+      'true',
+      "needs the job's OIDC token, but the runner gave none (no ACTIONS_ID_TOKEN_REQUEST_URL): add `permissions: id-token: write` and `attestations: write` to the job",
+    );
+  if (!inputs.githubToken)
+    throw new InputError(
+      'github-token',
+      '',
+      'is needed with attest: true, to store the attestations (attestations: write)',
+    );
+}
+
+/** Signs every pushed subject; the summary lists them; any left unsigned fail the step by name. */
+async function signPushed(s: Step, session: Session, report: Report, summary: SummaryData): Promise<void> {
+  core.startGroup('Attest');
+  try {
+    const result = await attestPushed({
+      targets: s.targets,
+      clients: session.clients,
+      report,
+      env: s.env,
+      payload: s.run.payload,
+      githubToken: s.inputs.githubToken,
+      log: logger,
+    });
+    summary.attested = result;
+    if (result.missing.length) throw missingError(result);
+  } finally {
+    core.endGroup();
+  }
+}
+
+/** A push that failed part way leaves what it pushed unsigned: the warning names it. */
+function sayUnsignedOnFailure(inputs: Inputs, report: Report): void {
+  if (!inputs.attest || report.failed.length === 0) return;
+  const pushed = Object.keys(report.digests);
+  core.warning(
+    `attest: nothing was signed, because the push failed; pushed without an attestation: ${pushed.join(', ') || 'nothing'}`,
+  );
 }
 
 /** The images to push, one per platform: the `source` image, or what the build makes. */
