@@ -73,5 +73,5 @@ export async function signStatement(
     type: IN_TOTO_PAYLOAD,
   });
   const json = bundleToJSON(bundle);
-  return { bundle: json, logIndex: json.verificationMaterial.tlogEntries[0]?.logIndex };
+  return { bundle: json, logIndex: json.verificationMaterial.tlogEntries?.[0]?.logIndex };
 }
