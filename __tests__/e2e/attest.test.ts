@@ -342,6 +342,30 @@ describe('attest: true, when it cannot or need not sign', () => {
     expect(sigstore.seen.length).toBe(before);
   });
 
+  it('a subject that could not be attested fails the step, which names it and what was attested', async () => {
+    const repo = `e2e/atthalf${randomBytes(4).toString('hex')}`;
+    // GitHub refuses the first attestation (a token without attestations: write), once.
+    github.fail({ method: 'POST', path: /\/attestations$/, status: 403, times: 1 });
+    const r = await publish(repo, { context: makeContext(256) });
+    expect(r.code).not.toBe(0);
+    const digest = JSON.parse(r.outputs.digests)[`${images(repo)[0]!.name}:1.2.3`];
+    const [first, second] = images(repo);
+    const errors = visibleLog(r.log)
+      .split('\n')
+      .filter((l) => l.startsWith('::error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(
+      `1 of 2 pushed subjects have no signed attestation: ${first!.name}@${digest}`,
+    );
+    expect(errors[0]).not.toContain(second!.name);
+    // The first image is pushed but carries no referrer; the second is attested.
+    expect(await first!.reg.probe.manifest(first!.repo, digest.replace(':', '-'))).toBeUndefined();
+    const [ref] = await referrers(second!.reg.probe, second!.repo, digest);
+    expectProvenanceOf(verify(ref!.bundle, PUBLIC_GOOD).statement, second!.name, digest);
+    expect(JSON.parse(r.outputs.attestations).map((a: any) => a.image)).toEqual([second!.name]);
+    expect(r.summary).toMatch(new RegExp(`\\| \`${first!.name}@${digest}\` \\| .*403`));
+  });
+
   it("a fork's pull request builds, pushes nothing, signs nothing and says so in one line", async () => {
     const repo = `e2e/attfork${randomBytes(4).toString('hex')}`;
     const before = { seen: sigstore.seen.length, issued: github.issued.length };
