@@ -14,9 +14,7 @@ if (hosts.size && address) {
     const cb = typeof options === 'function' ? options : callback;
     const opts = typeof options === 'object' && options !== null ? options : {};
     if (!hosts.has(String(hostname).toLowerCase())) return original.call(dns, hostname, options, callback);
-    process.nextTick(() =>
-      opts.all ? cb(null, [{ address, family: 4 }]) : cb(null, address, 4),
-    );
+    process.nextTick(() => (opts.all ? cb(null, [{ address, family: 4 }]) : cb(null, address, 4)));
     return undefined;
   };
   const originalPromise = dns.promises.lookup;

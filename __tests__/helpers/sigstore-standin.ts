@@ -144,24 +144,27 @@ export async function startSigstore(): Promise<SigstoreStandIn> {
     'timestamp.githubapp.com': tsaHandler(tsa) as Handler,
   };
   const seen: SigstoreStandIn['seen'] = [];
-  const server = https.createServer({ key: readFileSync(tls.key), cert: readFileSync(tls.cert) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const host = (req.headers.host ?? '').replace(/:\d+$/, '');
-      const url = new URL(req.url ?? '/', `https://${host}`);
-      seen.push({ host, path: url.pathname });
-      const h = routes[host];
-      if (!h || h.path !== url.pathname || req.method !== 'POST') {
-        res.writeHead(404).end();
-        return;
-      }
-      void h.fn(Buffer.concat(chunks).toString('utf8')).then((r) => {
-        res.writeHead(r.statusCode, { 'content-type': r.contentType ?? 'text/plain' });
-        res.end(r.response as string | Buffer);
+  const server = https.createServer(
+    { key: readFileSync(tls.key), cert: readFileSync(tls.cert) },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+        const url = new URL(req.url ?? '/', `https://${host}`);
+        seen.push({ host, path: url.pathname });
+        const h = routes[host];
+        if (!h || h.path !== url.pathname || req.method !== 'POST') {
+          res.writeHead(404).end();
+          return;
+        }
+        void h.fn(Buffer.concat(chunks).toString('utf8')).then((r) => {
+          res.writeHead(r.statusCode, { 'content-type': r.contentType ?? 'text/plain' });
+          res.end(r.response as string | Buffer);
+        });
       });
-    });
-  });
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(443, ADDRESS, resolve);
