@@ -71,7 +71,7 @@ export async function publish(): Promise<void> {
       inputs.tags || '(default rules)',
       `no tag rule produced a tag for ${s.ctx.eventName} on ${s.ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
     );
-  if (inputs.attest && !inputs.dryRun && !skipped) assertCanAttest(s.env, inputs);
+  if (inputs.attest && !inputs.dryRun && !skipped) await assertCanAttest(s.env, inputs);
   const plan = planOf(s);
   const summary: SummaryData = {
     version: meta.version,
@@ -196,7 +196,7 @@ async function buildAndPush(
  * `attest` needs the job's OIDC token (the runner gives ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN only
  * with `id-token: write`) and a token for the attestations API: said before anything is built.
  */
-function assertCanAttest(env: NodeJS.ProcessEnv, inputs: Inputs): void {
+async function assertCanAttest(env: NodeJS.ProcessEnv, inputs: Inputs): Promise<void> {
   if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
     throw new InputError(
       'attest',
@@ -209,6 +209,13 @@ function assertCanAttest(env: NodeJS.ProcessEnv, inputs: Inputs): void {
       '',
       'is needed with attest: true, to store the attestations (attestations: write)',
     );
+  // Asked once now, so that a refusal stops the step before the build, not after the push;
+  // signing asks again (the tokens are short-lived). core masks the token as it arrives.
+  await core.getIDToken('sigstore').catch((err: unknown) => {
+    // core's message spans lines: the one ::error:: line keeps it whole.
+    const why = messageOf(err).replace(/\s+/g, ' ').trim();
+    throw new Error(`attest: the job's OIDC token could not be had (${why}); nothing was built or pushed`);
+  });
 }
 
 /** Signs every pushed subject; the summary lists them; any left unsigned fail the step by name. */

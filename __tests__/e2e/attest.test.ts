@@ -200,6 +200,9 @@ describe('attest: true, public repository (public-good: Fulcio + Rekor)', () => 
     const digest = r.outputs.digest;
     const listed = JSON.parse(r.outputs.attestations);
     expect(listed).toHaveLength(2);
+    // Each OIDC token the step got was masked the moment it arrived (the runner hides these lines).
+    expect(github.issued.length).toBeGreaterThan(0);
+    for (const token of github.issued) expect(r.log).toContain(`::add-mask::${token}`);
     const signatures: string[] = [];
     for (const { reg, repo: path, name } of images(repo)) {
       const refs = await referrers(reg.probe, path, digest);
@@ -340,6 +343,34 @@ describe('attest: true, when it cannot or need not sign', () => {
     expect(r.log).not.toMatch(/Built |::group::Build/);
     for (const { reg, repo: path } of images(repo)) expect(await reg.probe.tags(path)).toEqual([]);
     expect(sigstore.seen.length).toBe(before);
+  });
+
+  it('an OIDC endpoint that refuses the token fails the step in one line, before building', async () => {
+    const repo = `e2e/attrefused${randomBytes(4).toString('hex')}`;
+    const before = sigstore.seen.length;
+    github.fail({ method: 'GET', path: /^\/oidc\/token$/, status: 403, times: 1 });
+    const r = await publish(repo, { context: makeContext(256) });
+    expect(r.code).not.toBe(0);
+    const errors = visibleLog(r.log)
+      .split('\n')
+      .filter((l) => l.startsWith('::error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      /attest: the job's OIDC token could not be had \(.*403.*\); nothing was built or pushed/,
+    );
+    expect(r.log).not.toMatch(/Built |::group::Build/);
+    for (const { reg, repo: path } of images(repo)) expect(await reg.probe.tags(path)).toEqual([]);
+    expect(sigstore.seen.length).toBe(before);
+  });
+
+  it('a dry run says it would sign, and asks for no token', async () => {
+    const before = github.issued.length;
+    const r = await publish('e2e/attdry', { 'dry-run': 'true' }, { idToken: false });
+    expect(r.code).toBe(0);
+    expect(r.log).toContain(
+      'would sign a SLSA build provenance attestation for every pushed image with Sigstore',
+    );
+    expect(github.issued.length).toBe(before);
   });
 
   it('a subject that could not be attested fails the step, which names it and what was attested', async () => {
