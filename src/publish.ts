@@ -20,7 +20,7 @@ import { reportEnd } from './results.js';
 import type { SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
 import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
-import { attestPushed, missingError } from './signing/attest.js';
+import { assertCanAttest, attestPushed, missingError, warnUnsignedOnFailure } from './signing/attest.js';
 import { closePreview, closingPullRequest, commentPublished, guardBuild } from './preview/hooks.js';
 import type { PullRequest } from './preview/pr.js';
 
@@ -71,7 +71,7 @@ export async function publish(): Promise<void> {
       inputs.tags || '(default rules)',
       `no tag rule produced a tag for ${s.ctx.eventName} on ${s.ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
     );
-  if (inputs.attest && !inputs.dryRun && !skipped) await assertCanAttest(s.env, inputs);
+  if (inputs.attest && !inputs.dryRun && !skipped) await assertCanAttest(s.env, inputs.githubToken);
   const plan = planOf(s);
   const summary: SummaryData = {
     version: meta.version,
@@ -182,7 +182,7 @@ async function buildAndPush(
     const attest = recorder && attesterOf(s.inputs, recorder, s.targets, report);
     summary.provenance = s.inputs.provenance;
     await pushImages(s, session, images, { tagsFinal, attest }, report);
-    sayUnsignedOnFailure(s.inputs, report);
+    if (s.inputs.attest) warnUnsignedOnFailure(report, logger);
     assertAllPushed(report);
     if (s.inputs.attest) await signPushed(s, session, report, summary);
     await session.loggedIn;
@@ -190,32 +190,6 @@ async function buildAndPush(
   } finally {
     await closeSession(session, s.inputs);
   }
-}
-
-/**
- * `attest` needs the job's OIDC token (the runner gives ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN only
- * with `id-token: write`) and a token for the attestations API: said before anything is built.
- */
-async function assertCanAttest(env: NodeJS.ProcessEnv, inputs: Inputs): Promise<void> {
-  if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
-    throw new InputError(
-      'attest',
-      'true',
-      "needs the job's OIDC token, but the runner gave none (no ACTIONS_ID_TOKEN_REQUEST_URL): add `permissions: id-token: write` and `attestations: write` to the job",
-    );
-  if (!inputs.githubToken)
-    throw new InputError(
-      'github-token',
-      '',
-      'is needed with attest: true, to store the attestations (attestations: write)',
-    );
-  // Asked once now, so that a refusal stops the step before the build, not after the push;
-  // signing asks again (the tokens are short-lived). core masks the token as it arrives.
-  await core.getIDToken('sigstore').catch((err: unknown) => {
-    // core's message spans lines: the one ::error:: line keeps it whole.
-    const why = messageOf(err).replace(/\s+/g, ' ').trim();
-    throw new Error(`attest: the job's OIDC token could not be had (${why}); nothing was built or pushed`);
-  });
 }
 
 /** Signs every pushed subject; the summary lists them; any left unsigned fail the step by name. */
@@ -236,15 +210,6 @@ async function signPushed(s: Step, session: Session, report: Report, summary: Su
   } finally {
     core.endGroup();
   }
-}
-
-/** A push that failed part way leaves what it pushed unsigned: the warning names it. */
-function sayUnsignedOnFailure(inputs: Inputs, report: Report): void {
-  if (!inputs.attest || report.failed.length === 0) return;
-  const pushed = Object.keys(report.digests);
-  core.warning(
-    `attest: nothing was signed, because the push failed; pushed without an attestation: ${pushed.join(', ') || 'nothing'}`,
-  );
 }
 
 /** The images to push, one per platform: the `source` image, or what the build makes. */

@@ -10,7 +10,7 @@
  * trusts the local CA through NODE_EXTRA_CA_CERTS: processEnv() gives those variables.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import * as path from 'node:path';
@@ -28,8 +28,8 @@ import { tempDir } from './tmp.js';
 
 export const PUBLIC_GOOD_HOSTS = ['fulcio.sigstore.dev', 'rekor.sigstore.dev'];
 export const GITHUB_HOSTS = ['fulcio.githubapp.com', 'timestamp.githubapp.com'];
-/** A loopback address of this test bed's own, so port 443 is not shared with anyone else's. */
-const ADDRESS = '127.22.0.1';
+/** A loopback address no other run is likely to hold port 443 on (127/8 is all loopback). */
+const loopback = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
 type Handler = {
   path: string;
@@ -165,10 +165,7 @@ export async function startSigstore(): Promise<SigstoreStandIn> {
       });
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(443, ADDRESS, resolve);
-  });
+  const address = await listen443(server);
   const start = new Date(Date.now() - 60_000);
   const key = (der: Buffer) => ({
     rawBytes: der,
@@ -190,7 +187,7 @@ export async function startSigstore(): Promise<SigstoreStandIn> {
   return {
     seen,
     caFile: tls.ca,
-    address: ADDRESS,
+    address,
     trustedRoot: {
       mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
       tlogs: [log('https://rekor.sigstore.dev', spki(rekorKey.publicKey))],
@@ -211,6 +208,25 @@ export async function startSigstore(): Promise<SigstoreStandIn> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** Port 443 on a free loopback address: another test bed's run may hold the one tried first. */
+async function listen443(server: https.Server): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const address = loopback();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(443, address, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return address;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw err;
+    }
+  }
 }
 
 /** GitHub's OIDC claims for a workflow run (docs: "About security hardening with OpenID Connect"). */

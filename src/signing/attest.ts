@@ -5,9 +5,10 @@
  * image in its registry as an OCI referrer (referrer.ts). A subject that could not be attested
  * is named in the error, never left silently unsigned.
  */
+import * as core from '@actions/core';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { messageOf } from '../errors.js';
+import { InputError, messageOf } from '../errors.js';
 import { octokitFor, splitRepo } from '../github/octokit.js';
 import { githubFacts } from '../provenance/predicate.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -136,5 +137,43 @@ export function missingError(r: SigningResult): Error {
   const list = r.missing.map((m) => `${m.image}@${m.digest} (${m.error})`).join('; ');
   return new Error(
     `attest: ${r.missing.length} of ${r.missing.length + r.signed.length} pushed subjects have no signed attestation: ${list}`,
+  );
+}
+
+/**
+ * `attest` needs the job's OIDC token (the runner gives ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN only
+ * with `id-token: write`) and a token for the attestations API: said before anything is built.
+ */
+export async function assertCanAttest(
+  env: Record<string, string | undefined>,
+  githubToken: string,
+): Promise<void> {
+  if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+    throw new InputError(
+      'attest',
+      'true',
+      "needs the job's OIDC token, but the runner gave none (no ACTIONS_ID_TOKEN_REQUEST_URL): add `permissions: id-token: write` and `attestations: write` to the job",
+    );
+  if (!githubToken)
+    throw new InputError(
+      'github-token',
+      '',
+      'is needed with attest: true, to store the attestations (attestations: write)',
+    );
+  // Asked once now, so that a refusal stops the step before the build, not after the push;
+  // signing asks again (the tokens are short-lived). core masks the token as it arrives.
+  await core.getIDToken('sigstore').catch((err: unknown) => {
+    // core's message spans lines: the one ::error:: line keeps it whole.
+    const why = messageOf(err).replace(/\s+/g, ' ').trim();
+    throw new Error(`attest: the job's OIDC token could not be had (${why}); nothing was built or pushed`);
+  });
+}
+
+/** A push that failed part way leaves what it pushed unsigned: the warning names it. */
+export function warnUnsignedOnFailure(report: Report, log: Logger): void {
+  if (report.failed.length === 0) return;
+  const pushed = Object.keys(report.digests);
+  log.warning(
+    `attest: nothing was signed, because the push failed; pushed without an attestation: ${pushed.join(', ') || 'nothing'}`,
   );
 }

@@ -4,7 +4,13 @@ import type { Report, Target } from '../../../src/engine/push.js';
 import { githubFacts } from '../../../src/provenance/predicate.js';
 import type { RegistryClient } from '../../../src/registry/client.js';
 import { RegistryError } from '../../../src/registry/retry.js';
-import { missingError, subjectsOf, verifyCommands } from '../../../src/signing/attest.js';
+import {
+  assertCanAttest,
+  missingError,
+  subjectsOf,
+  verifyCommands,
+  warnUnsignedOnFailure,
+} from '../../../src/signing/attest.js';
 import { buildProvenancePredicate, runIdentity } from '../../../src/signing/predicate.js';
 import {
   attachReferrer,
@@ -328,5 +334,42 @@ describe('the summary lists each attested subject', () => {
       attested: { signed: [], missing: [{ image: 'a.io/x', digest: d('1'), error: 'refused' }] },
     });
     expect(md).toContain(`| \`a.io/x@${d('1')}\` | refused |`);
+  });
+});
+
+describe('attest says before the build what it lacks', () => {
+  const idToken = {
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'http://x/t?api-version=2.0',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'r',
+  };
+  it.each([
+    [
+      'no id-token: write (no request URL)',
+      { ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'r' },
+      'tok',
+      /^Input "attest": .*id-token: write.*\(got: "true"\)$/,
+    ],
+    ['no request token', { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://x/t' }, 'tok', /^Input "attest"/],
+    ['no github-token to store attestations', idToken, '', /^Input "github-token": .*attestations: write/],
+  ])('%s', async (_name, env, token, message) => {
+    await expect(assertCanAttest(env, token)).rejects.toThrow(message);
+  });
+});
+
+describe('a failed push leaves its images unsigned, and says which', () => {
+  const lines: string[] = [];
+  const log = { debug: () => undefined, info: () => undefined, warning: (m: string) => void lines.push(m) };
+  it.each([
+    ['a complete push: nothing to say', [], { 'a.io/x:1': d('1') }, []],
+    [
+      'a push that failed part way: what went out unsigned',
+      [{ ref: 'b.io/x:1', error: 'refused' }],
+      { 'a.io/x:1': d('1') },
+      ['attest: nothing was signed, because the push failed; pushed without an attestation: a.io/x:1'],
+    ],
+  ])('%s', (_name, failed, digests, said) => {
+    lines.length = 0;
+    warnUnsignedOnFailure({ digest: '', digests, platforms: {}, failed }, log);
+    expect(lines).toEqual(said);
   });
 });
