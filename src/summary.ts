@@ -47,7 +47,10 @@ function attestationLines(a: SigningResult): string[] {
       '| --- | --- | --- | --- | --- |',
     );
     for (const s of a.signed) {
-      const entry = s.logIndex ? `Rekor ${s.logIndex}` : `${s.instance} (timestamp)`;
+      // GitHub's instance keeps no transparency log: its record is the stored attestation.
+      const entry = s.logIndex
+        ? `Rekor ${s.logIndex}`
+        : `GitHub instance, timestamped; attestation ${s.attestationId ?? '-'}`;
       out.push(
         `| ${code(`${s.image}@${s.digest}`)} | ${code(s.bundle)} | ${code(s.referrer)} | ${entry} | ${s.verify.map(code).join('<br>')} |`,
       );

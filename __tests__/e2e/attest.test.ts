@@ -155,7 +155,11 @@ describe('attest: true, private repository (GitHub instance: Fulcio + timestamp 
       // A public-good verifier (transparency log required) refuses it.
       expect(() => verify(ref!.bundle, PUBLIC_GOOD)).toThrow();
     }
-    expect(r.summary).toContain('github (timestamp)');
+    for (const a of JSON.parse(r.outputs.attestations)) {
+      expect(a.instance).toBe('github');
+      expect(a.logIndex).toBeUndefined();
+      expect(r.summary).toContain(`GitHub instance, timestamped; attestation ${a.attestationId}`);
+    }
   });
 });
 

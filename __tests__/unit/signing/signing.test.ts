@@ -310,7 +310,11 @@ describe('the summary lists each attested subject', () => {
   const report: Report = { digest: d('1'), digests: { 'a.io/x:1': d('1') }, platforms: {}, failed: [] };
   it.each([
     ['public-good: the Rekor log entry', { logIndex: '77', instance: 'public-good' as const }, 'Rekor 77'],
-    ['GitHub’s instance: its timestamp', { instance: 'github' as const }, 'github (timestamp)'],
+    [
+      'GitHub’s instance: timestamped, and the stored attestation',
+      { instance: 'github' as const, attestationId: '7001' },
+      'GitHub instance, timestamped; attestation 7001',
+    ],
   ])('%s', (_name, extra, entry) => {
     const signed = {
       image: 'a.io/x',
