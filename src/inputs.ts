@@ -31,6 +31,8 @@ export interface Inputs extends MetaInputs, BuildInputs {
   retryTimeoutSeconds: number;
   /** SLSA provenance to attach (BuildKit's `provenance` values); undefined when off. */
   provenance?: ProvenanceOptions;
+  /** Sign a SLSA build provenance attestation for every pushed subject with Sigstore (issue 22). */
+  attest: boolean;
   /** Remove a closed pull request's preview tags (pull request life cycle, issue 12). */
   cleanup: boolean;
   prComment: boolean;
@@ -201,6 +203,7 @@ export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
     retryAttempts: positiveInt('retry-attempts', 5),
     retryTimeoutSeconds: positiveInt('retry-timeout', 90),
     provenance,
+    attest: bool('attest', false),
     cleanup: bool('cleanup', true),
     prComment: bool('pr-comment', false),
     allowUntrustedBuild: bool('allow-untrusted-build', false),

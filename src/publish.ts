@@ -30,6 +30,7 @@ import { reportEnd } from './results.js';
 import type { SummaryData } from './summary.js';
 import { ProvenanceRecorder } from './provenance/recorder.js';
 import { type Attester, attestedRoot, makeAttester } from './engine/attest.js';
+import { assertCanAttest, attestPushed, missingError, warnUnsignedOnFailure } from './signing/attest.js';
 import { closePreview, closingPullRequest, commentPublished, guardBuild } from './preview/hooks.js';
 import type { PullRequest } from './preview/pr.js';
 
@@ -80,6 +81,7 @@ export async function publish(): Promise<void> {
       inputs.tags || '(default rules)',
       `no tag rule produced a tag for ${s.ctx.eventName} on ${s.ctx.ref || '(no ref)'}; add a rule for this event (e.g. type=raw,value=...)`,
     );
+  if (inputs.attest && !inputs.dryRun && !skipped) await assertCanAttest(s.env, inputs.githubToken);
   const plan = planOf(s);
   const summary: SummaryData = {
     version: meta.version,
@@ -153,6 +155,8 @@ function sayDryRun(s: Step, plan: SummaryData['plan']): void {
   const p = s.inputs.provenance;
   if (p)
     core.info(`  would attach SLSA ${p.version} provenance (mode=${p.mode}); the tags would name an index`);
+  if (s.inputs.attest)
+    core.info('  would sign a SLSA build provenance attestation for every pushed image with Sigstore');
 }
 
 async function buildAndPush(
@@ -182,13 +186,16 @@ async function buildAndPush(
     if (skipped) {
       await session.loggedIn;
       core.notice(`Built but not pushed: ${skipped}.`);
+      if (s.inputs.attest) core.info(`attest: nothing signed, as nothing was pushed (${skipped}).`);
       return;
     }
     const report = (done.report = newReport());
     const attest = recorder && attesterOf(s.inputs, recorder, s.targets, report);
     summary.provenance = s.inputs.provenance;
     await pushImages(s, session, images, { tagsFinal, attest }, report);
+    if (s.inputs.attest) warnUnsignedOnFailure(report, logger);
     assertAllPushed(report);
+    if (s.inputs.attest) await signPushed(s, session, report, summary);
     if (cache) {
       const writer = {
         docker: session.docker,
@@ -202,6 +209,26 @@ async function buildAndPush(
     await commentPublished(s.inputs, s.ctx, s.env, report);
   } finally {
     await closeSession(session, s.inputs);
+  }
+}
+
+/** Signs every pushed subject; the summary lists them; any left unsigned fail the step by name. */
+async function signPushed(s: Step, session: Session, report: Report, summary: SummaryData): Promise<void> {
+  core.startGroup('Attest');
+  try {
+    const result = await attestPushed({
+      targets: s.targets,
+      clients: session.clients,
+      report,
+      env: s.env,
+      payload: s.run.payload,
+      githubToken: s.inputs.githubToken,
+      log: logger,
+    });
+    summary.attested = result;
+    if (result.missing.length) throw missingError(result);
+  } finally {
+    core.endGroup();
   }
 }
 

@@ -51,6 +51,7 @@ function setOutputs(
   core.setOutput('digest', report?.digest ?? '');
   core.setOutput('digests', JSON.stringify(report?.digests ?? {}));
   core.setOutput('pushed', String(Object.keys(report?.digests ?? {}).length > 0));
+  core.setOutput('attestations', JSON.stringify(summary.attested?.signed ?? []));
   core.setOutput(
     'metadata',
     JSON.stringify({

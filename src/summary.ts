@@ -1,6 +1,7 @@
 import type { HeldBack } from './forward.js';
 import type { Report } from './engine/push.js';
 import type { ProvenanceOptions } from './provenance/predicate.js';
+import type { SigningResult } from './signing/attest.js';
 
 export interface SummaryData {
   version: string;
@@ -17,6 +18,8 @@ export interface SummaryData {
   provenance?: ProvenanceOptions;
   /** The build cache: what was read, how many steps it served, what was written (Markdown lines). */
   cache?: string[];
+  /** The signed attestations (`attest: true`), once signing ran. */
+  attested?: SigningResult;
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -33,6 +36,35 @@ function provenanceLine(p: ProvenanceOptions | undefined, report: Report): strin
     );
   if (p) return '**Provenance:** asked for, but none was attached (see the log)';
   return '**Provenance:** not attached (input `provenance` is false)';
+}
+
+/** Each attested subject: its bundle, referrer, log entry and how to verify it; then any missing. */
+function attestationLines(a: SigningResult): string[] {
+  const out: string[] = [];
+  if (a.signed.length) {
+    out.push(
+      '**Signed attestations** (SLSA build provenance, Sigstore):',
+      '',
+      '| subject | bundle | referrer | log entry | verify |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const s of a.signed) {
+      // GitHub's instance keeps no transparency log: its record is the stored attestation.
+      const entry = s.logIndex
+        ? `Rekor ${s.logIndex}`
+        : `GitHub instance, timestamped; attestation ${s.attestationId ?? '-'}`;
+      out.push(
+        `| ${code(`${s.image}@${s.digest}`)} | ${code(s.bundle)} | ${code(s.referrer)} | ${entry} | ${s.verify.map(code).join('<br>')} |`,
+      );
+    }
+    out.push('');
+  }
+  if (a.missing.length) {
+    out.push('| not attested | error |', '| --- | --- |');
+    for (const m of a.missing) out.push(`| ${code(`${m.image}@${m.digest}`)} | ${cell(m.error)} |`);
+    out.push('');
+  }
+  return out;
 }
 
 /** What was pushed: refs, platforms, what each registry got of the layers, provenance, failures. */
@@ -79,6 +111,7 @@ export function renderSummary(d: SummaryData): string {
   out.push(`**Version:** ${d.version ? code(d.version) : '_none_ (no tag rule produced a tag)'}`, '');
   if (d.skipped) out.push(`> [!NOTE]`, `> Not pushed: ${d.skipped}`, '');
   if (d.report && !d.dryRun) out.push(...reportLines(d.report, d.provenance));
+  if (d.attested) out.push(...attestationLines(d.attested));
   else if (d.plan.length) {
     out.push(
       `| ${d.dryRun || d.skipped ? 'would push' : 'reference'} | registry | credentials |`,

@@ -66,6 +66,7 @@ describe('getInputs rejects bad input, naming the input and the value', () => {
     ['a base that is no image name', { base: 'Acme/Base:1' }, 'base'],
     ['a provenance mode BuildKit does not have', { provenance: 'mode=maximum' }, 'provenance'],
     ['a provenance that is not a mode', { provenance: 'yes' }, 'provenance'],
+    ['an attest that is not true or false', { attest: 'sign' }, 'attest'],
   ])('%s', (_name, inputs, input) => {
     setInputs({ ...ok, ...inputs });
     expect(() => getInputs()).toThrow(new RegExp(`^Input "${input}"`));
@@ -118,6 +119,13 @@ describe('getInputs reads valid input', () => {
   it('source or merge-digests need no build context', () => {
     setInputs({ ...ok, context: '/nonexistent', source: 'local/app:dev' });
     expect(getInputs().source).toBe('local/app:dev');
+  });
+
+  it('attest is off unless asked for', () => {
+    setInputs(ok);
+    expect(getInputs().attest).toBe(false);
+    setInputs({ ...ok, attest: 'true' });
+    expect(getInputs().attest).toBe(true);
   });
 
   it('defaults: push auto, logout, latest-forward-only, 5 attempts in 90 s, newline separators', () => {

@@ -237,6 +237,29 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Whether the registry answers the OCI 1.1 referrers API for this manifest (an image index);
+   * registries without it (CNCF distribution 2.x, GHCR) answer 404, and then clients keep the
+   * referrers tag schema themselves (distribution-spec, "Referrers Tag Schema").
+   */
+  async hasReferrersApi(repo: string, digest: string): Promise<boolean> {
+    const what = `GET referrers ${refString(repo, digest)}`;
+    return this.transport.retry(what, async () => {
+      const res = await this.transport.send({
+        method: 'GET',
+        url: `/v2/${repo}/referrers/${digest}`,
+        what,
+        ref: refString(repo, digest),
+        headers: { Accept: MEDIA_TYPES.ociIndex },
+        access: { repo, push: false },
+        ok: [200, 400, 404, 405],
+      });
+      const type = (headerValue(res.headers, 'content-type') ?? '').split(';')[0]!.trim();
+      drain(res);
+      return res.statusCode === 200 && type === MEDIA_TYPES.ociIndex;
+    });
+  }
+
   /** All tags of a repository (following Link pagination); [] when the repository does not exist. */
   async listTags(repo: string): Promise<string[]> {
     const tags: string[] = [];
