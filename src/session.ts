@@ -12,7 +12,7 @@ import { Engine, engineSocket, type EngineAuth } from './docker/engine.js';
 import { inspectSource, type LocalImage } from './docker/inspect.js';
 import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './docker/login.js';
 import type { Target } from './engine/push.js';
-import { messageOf } from './errors.js';
+import { leftCredentials } from './errors.js';
 import type { Inputs } from './inputs.js';
 import type { Logger } from './log.js';
 import { stepClients, type StepClients } from './registry/clients.js';
@@ -127,17 +127,24 @@ async function loginOneByOne(
   }
 }
 
-/** Removes what the step made for itself; its credentials too, unless `logout: false`. */
-export async function closeSession(session: Session, inputs: Inputs): Promise<void> {
+/**
+ * Removes what the step made for itself; its credentials too, unless `logout: false`. Credentials
+ * that cannot be removed fail the step (a warning would let it succeed, and then post-if skips
+ * the post step, so nothing would try again): thrown, or said as an error beside the failure
+ * the step already has (`failing`). The state keeps the directory for the post step to retry.
+ */
+export async function closeSession(session: Session, inputs: Inputs, failing = false): Promise<void> {
   await rm(session.tmp, { recursive: true, force: true });
   if (!session.configDir || !inputs.logout) return;
   await session.loggedIn.catch(() => undefined); // docker may still be writing config.json
   try {
     await rm(session.configDir, { recursive: true, force: true });
-    // The post step then finds nothing to do and starts and ends without loading the toolkit.
-    core.saveState('configDir', '');
-    core.info('Removed the registry credentials of this step');
   } catch (err) {
-    core.warning(`Could not remove the registry credentials in ${session.configDir}: ${messageOf(err)}`);
+    const said = leftCredentials(session.configDir, err);
+    if (failing) return core.error(said);
+    throw new Error(said);
   }
+  // The post step then finds nothing to do and starts and ends without loading the toolkit.
+  core.saveState('configDir', '');
+  core.info('Removed the registry credentials of this step');
 }

@@ -13,6 +13,8 @@ export interface SummaryData {
   annotations: string[];
   report?: Report;
   heldBack: { ref: string; held: HeldBack }[];
+  /** What a dry run would have had to ask a registry to settle, said instead of asked. */
+  notAsked?: string;
   /** The provenance asked for; undefined when the input is off (or nothing was pushed yet). */
   provenance?: ProvenanceOptions;
 }
@@ -85,6 +87,7 @@ export function renderSummary(d: SummaryData): string {
     for (const p of d.plan) out.push(`| ${code(p.ref)} | ${code(p.registry)} | ${cell(p.login)} |`);
     out.push('');
   }
+  if (d.notAsked) out.push(`> [!NOTE]`, `> ${cell(d.notAsked)}`, '');
   if (d.heldBack.length) {
     out.push('**Left where they are** (a newer release is already in the registry):', '');
     for (const h of d.heldBack) out.push(`- ${code(h.ref)}: ${code(h.held.newer)} is newer`);

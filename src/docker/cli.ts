@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
+import { childEnv } from '../secrets.js';
 import type { Engine, EngineAuth, EnginePush, PushMessage } from './engine.js';
 
 const openFd = promisify(openCallback);
@@ -14,6 +15,15 @@ const openFd = promisify(openCallback);
 /** `docker push` output: `<tag>: digest: sha256:... size: N`. */
 export function pushedDigest(output: string): string | undefined {
   return /digest: (sha256:[0-9a-f]{64})/.exec(output)?.[1];
+}
+
+/**
+ * A command line as the debug log shows it: a build argument by its name only, since a value
+ * may be a token someone passed as a build argument (docker stores them in the image history
+ * too, but that is theirs to decide; our log is ours).
+ */
+export function shownArgs(args: string[]): string[] {
+  return args.map((a, i) => (args[i - 1] === '--build-arg' ? a.replace(/=[\s\S]*$/, '=***') : a));
 }
 
 /** A docker CLI call that exited non-zero; `stderr` is what docker said. */
@@ -87,13 +97,9 @@ export class Docker {
     return this.engine.push(ref, o.auth, o.onMessage);
   }
 
+  /** The runner exposes inputs (tokens among them) as INPUT_* to us; docker sees none of them. */
   private env(): Record<string, string> {
-    const env: Record<string, string> = {};
-    // The runner exposes inputs as INPUT_* to us; docker has no business seeing them.
-    for (const [key, value] of Object.entries(process.env))
-      if (value !== undefined && !key.startsWith('INPUT_')) env[key] = value;
-    if (this.configDir) env.DOCKER_CONFIG = this.configDir;
-    return env;
+    return childEnv(this.configDir ? { DOCKER_CONFIG: this.configDir } : {});
   }
 
   /**
@@ -117,7 +123,7 @@ export class Docker {
   }
 
   async run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-    this.log.debug(`docker ${args.join(' ')}`);
+    this.log.debug(`docker ${shownArgs(args).join(' ')}`);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const code = await this.exec('docker', args, {
@@ -146,7 +152,7 @@ export class Docker {
    * and a slow reader blocks docker, never node's heap. `done` rejects on a non-zero exit.
    */
   async stream(args: string[]): Promise<{ stdout: Readable; done: Promise<void> }> {
-    this.log.debug(`docker ${args.join(' ')} (stdout to a named pipe)`);
+    this.log.debug(`docker ${shownArgs(args).join(' ')} (stdout to a named pipe)`);
     // Under RUNNER_TEMP, which the runner empties after the job, should this process be killed.
     const dir = await mkdtemp(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'publish-image-pipe-'));
     const fifo = path.join(dir, 'stdout');
