@@ -142,7 +142,7 @@ export async function closeSession(session: Session, inputs: Inputs, failing = f
   } catch (err) {
     const said = leftCredentials(session.configDir, err);
     if (failing) return core.error(said);
-    throw new Error(said);
+    throw new Error(said, { cause: err });
   }
   // The post step then finds nothing to do and starts and ends without loading the toolkit.
   core.saveState('configDir', '');
