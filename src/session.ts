@@ -53,13 +53,14 @@ export async function openSession(
     totalMs: inputs.retryTimeoutSeconds * 1000,
   };
   const userConfig = userDockerConfigDir();
+  const socket = engineSocket(env, userConfig);
+  // A config of our own only where docker logs in: nothing on disk holds a token otherwise.
   let configDir: string | undefined;
-  if (inputs.logins.length) {
+  if (inputs.logins.length && dockerNeedsLogin(inputs, socket)) {
     configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
     core.saveState('configDir', configDir);
     core.saveState('logout', String(inputs.logout));
   }
-  const socket = engineSocket(env, userConfig);
   const docker = new Docker(logger, configDir, socket ? new Engine(socket) : undefined);
   const regs = stepClients({
     logins: inputs.logins,
@@ -80,7 +81,7 @@ export async function openSession(
     return checkLogin(regs.clients(l.registry), l, repositories);
   });
   const checked = Promise.all(checks).then(() => undefined);
-  const loggedIn = dockerNeedsLogin(inputs, docker)
+  const loggedIn = configDir
     ? loginOneByOne(docker, inputs, checks, policy, logger)
     : checked.then(() => {
         for (const l of inputs.logins)
@@ -101,8 +102,8 @@ export async function openSession(
  * steps (`logout: false`) and for pushes through the CLI. A `source` image pushed through the
  * daemon's socket does not: each push carries the credentials, and no config.json holds them.
  */
-function dockerNeedsLogin(inputs: Inputs, docker: Docker): boolean {
-  return !inputs.source || !inputs.logout || !docker.engine;
+function dockerNeedsLogin(inputs: Inputs, socket: string | undefined): boolean {
+  return !inputs.source || !inputs.logout || !socket;
 }
 
 /** The address docker files a registry's credentials under (Docker Hub's is historical). */

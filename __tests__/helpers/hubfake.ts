@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type FakeServer, startFake } from './fakeserver.js';
+import { issuedSecrets } from './leaks.js';
 
 export interface HubFake extends FakeServer {
   /** `ns/repo` to its tags. */
@@ -22,6 +23,7 @@ export async function startHubFake(o: {
 }): Promise<HubFake> {
   const max = o.maxPageSize ?? 2;
   const token = randomBytes(16).toString('hex');
+  issuedSecrets.add(token); // every leak check of the test file looks for it
   const repos = new Map<string, Set<string>>();
   const protectedTags = new Set<string>();
   let base = '';
