@@ -62,9 +62,10 @@ export async function openSession(
     core.saveState('logout', String(inputs.logout));
   }
   const docker = new Docker(logger, configDir, socket ? new Engine(socket) : undefined);
+  const dockerCredentials = dockerConfigCredentials(userConfig);
   const regs = stepClients({
     logins: inputs.logins,
-    dockerCredentials: dockerConfigCredentials(userConfig),
+    dockerCredentials,
     pushRegistries: s.targets.map((t) => t.registry),
     policy,
     log: logger,
@@ -80,7 +81,17 @@ export async function openSession(
     ];
     return checkLogin(regs.clients(l.registry), l, repositories);
   });
-  const checked = Promise.all(checks).then(() => undefined);
+  // docker's own credentials for the targets the step has no login for, read (their helpers
+  // run) before docker runs: a helper that fails stops the step here, before docker, which
+  // passes on whatever a helper prints, could put it in the log.
+  const fromDocker = [...new Set(s.targets.map((t) => t.registry))].filter(
+    (r) => !inputs.logins.some((l) => l.registry === r),
+  );
+  const dockerChecks = fromDocker.map(async (r) => {
+    await sourceFound;
+    await dockerCredentials(r);
+  });
+  const checked = Promise.all([...checks, ...dockerChecks]).then(() => undefined);
   const loggedIn = configDir
     ? loginOneByOne(docker, inputs, checks, policy, logger)
     : checked.then(() => {

@@ -162,16 +162,23 @@ export function parseCommandFile(file: string): Record<string, string> {
   return out;
 }
 
+/** Runs one step; `tick` is called while it runs, and its `true` interrupts the step (SIGINT). */
 function exec(
   env: Record<string, string>,
-  tick?: { fn: () => void; everyMs: number },
+  tick?: { fn: () => boolean | void; everyMs: number },
 ): Promise<{ code: number; log: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
-    const ticker = tick ? setInterval(tick.fn, tick.everyMs) : undefined;
+    // SIGINT, as the runner cancels a step: once, and the step ends however it ends.
+    let interrupted = false;
+    const ticker = tick
+      ? setInterval(() => {
+          if (tick.fn() === true && !interrupted) interrupted = child.kill('SIGINT');
+        }, tick.everyMs)
+      : undefined;
     child.on('close', (code) => {
       if (ticker) clearInterval(ticker);
       resolve({ code: code ?? -1, log: Buffer.concat(chunks).toString('utf8') });
@@ -193,6 +200,8 @@ export interface RunOptions {
    */
   watch?: (phase: 'main' | 'before-post', dirs: RunDirs) => void;
   watchMs?: number;
+  /** Checked as often as `watch` while the main step runs: `true` sends it SIGINT (a cancel). */
+  interruptWhen?: (dirs: RunDirs) => boolean;
 }
 
 /** The per-run directories the action may write to. */
@@ -243,9 +252,13 @@ export async function runAction(o: RunOptions): Promise<Result> {
   const started = Date.now();
   const dirs: RunDirs = { home, runnerTemp };
   const watch = o.watch;
+  const tick = () => {
+    watch?.('main', dirs);
+    return o.interruptWhen?.(dirs);
+  };
   const main = await exec(
     env,
-    watch ? { fn: () => watch('main', dirs), everyMs: o.watchMs ?? 100 } : undefined,
+    watch || o.interruptWhen ? { fn: tick, everyMs: o.watchMs ?? 100 } : undefined,
   );
   const ms = Date.now() - started;
   watch?.('before-post', dirs);

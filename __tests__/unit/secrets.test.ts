@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { childEnv, maskSecret } from '../../src/secrets.js';
-import { shownArgs } from '../../src/docker/cli.js';
+import { shownArgs, withoutHelperOutput } from '../../src/docker/cli.js';
 
 describe("a child's environment holds no secret", () => {
   maskSecret('a-registry-token-0123456789');
@@ -62,5 +62,27 @@ describe('the debug log shows build arguments by name', () => {
     ],
   ])('%j', (args, want) => {
     expect(shownArgs(args)).toEqual(want);
+  });
+});
+
+describe("what a credential helper printed is taken out of docker's words", () => {
+  it.each([
+    [
+      'a build warning',
+      'time="x" level=warning msg="Failed to get credentials for registry: r:1" error="error getting credentials - err: exit status 1, out: `{\\"Secret\\":\\"s3cr3t\\"}`"',
+      'time="x" level=warning msg="Failed to get credentials for registry: r:1" error="error getting credentials - err: exit status 1, out: (not shown)"',
+    ],
+    [
+      'a push error',
+      'error getting credentials - err: exit status 1, out: `token s3cr3t`\nnext line',
+      'error getting credentials - err: exit status 1, out: (not shown)\nnext line',
+    ],
+    [
+      'anything else',
+      'denied: requested access to the resource is denied',
+      'denied: requested access to the resource is denied',
+    ],
+  ])('%s', (_what, said, want) => {
+    expect(withoutHelperOutput(said)).toBe(want);
   });
 });

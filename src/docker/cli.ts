@@ -26,6 +26,15 @@ export function shownArgs(args: string[]): string[] {
   return args.map((a, i) => (args[i - 1] === '--build-arg' ? a.replace(/=[\s\S]*$/, '=***') : a));
 }
 
+/**
+ * docker's words with what a credential helper printed taken out: the CLI quotes a failing
+ * helper's whole output (`error getting credentials - err: …, out: \`…\``), which may be the
+ * very secret the helper guards, and nothing can mask a secret nobody told us.
+ */
+export function withoutHelperOutput(text: string): string {
+  return text.replace(/(error getting credentials - err: [^\n]*?, out: )`[^`]*`/g, '$1(not shown)');
+}
+
 /** A docker CLI call that exited non-zero; `stderr` is what docker said. */
 export class DockerError extends Error {
   constructor(
@@ -132,14 +141,14 @@ export class Docker {
         stdout: (c) => out.push(c),
         stderr: (c) => err.push(c),
         ...(options.onLine && {
-          stdline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
-          errline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
+          stdline: (line) => line.trim() && options.onLine!(withoutHelperOutput(line.replace(/\r$/, ''))),
+          errline: (line) => line.trim() && options.onLine!(withoutHelperOutput(line.replace(/\r$/, ''))),
         }),
       },
     });
     const result = {
       stdout: Buffer.concat(out).toString('utf8'),
-      stderr: Buffer.concat(err).toString('utf8'),
+      stderr: withoutHelperOutput(Buffer.concat(err).toString('utf8')),
     };
     if (code !== 0) throw new DockerError(args, code, result.stderr || result.stdout);
     return result;
@@ -183,7 +192,7 @@ export class Docker {
       try {
         const code = await exited;
         if (code === 0) return;
-        const said = Buffer.concat(err).toString('utf8');
+        const said = withoutHelperOutput(Buffer.concat(err).toString('utf8'));
         const early = stdout.destroyed && !ended;
         const error = new DockerError(args, code, said.trim() ? said : early ? READER_CLOSED : '');
         // A docker that failed before it opened the pipe would leave the reader waiting.
