@@ -16,7 +16,7 @@ import { leftCredentials } from './errors.js';
 import type { Inputs } from './inputs.js';
 import type { Logger } from './log.js';
 import { stepClients, type StepClients } from './registry/clients.js';
-import { dockerConfigCredentials } from './registry/credentials.js';
+import { type CredentialLookup, dockerConfigCredentials } from './registry/credentials.js';
 import { DOCKER_HUB } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
 
@@ -81,16 +81,7 @@ export async function openSession(
     ];
     return checkLogin(regs.clients(l.registry), l, repositories);
   });
-  // docker's own credentials for the targets the step has no login for, read (their helpers
-  // run) before docker runs: a helper that fails stops the step here, before docker, which
-  // passes on whatever a helper prints, could put it in the log.
-  const fromDocker = [...new Set(s.targets.map((t) => t.registry))].filter(
-    (r) => !inputs.logins.some((l) => l.registry === r),
-  );
-  const dockerChecks = fromDocker.map(async (r) => {
-    await sourceFound;
-    await dockerCredentials(r);
-  });
+  const dockerChecks = readDockerCredentials(inputs, s.targets, dockerCredentials, sourceFound);
   const checked = Promise.all([...checks, ...dockerChecks]).then(() => undefined);
   const loggedIn = configDir
     ? loginOneByOne(docker, inputs, checks, policy, logger)
@@ -106,6 +97,26 @@ export async function openSession(
     return l && { username: l.username, password: l.password, serveraddress: serverAddress(registry) };
   };
   return { ...regs, docker, configDir, tmp, checked, loggedIn, source, auth };
+}
+
+/**
+ * docker's own credentials for the targets the step has no login for, read (their helpers run)
+ * before docker runs: a helper that fails stops the step here, before docker, which passes on
+ * whatever a helper prints, could put it in the log.
+ */
+function readDockerCredentials(
+  inputs: Inputs,
+  targets: Target[],
+  lookup: CredentialLookup,
+  after: Promise<void>,
+): Promise<void>[] {
+  const registries = [...new Set(targets.map((t) => t.registry))];
+  return registries
+    .filter((r) => !inputs.logins.some((l) => l.registry === r))
+    .map(async (r) => {
+      await after;
+      await lookup(r);
+    });
 }
 
 /**
