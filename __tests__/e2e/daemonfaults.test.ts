@@ -118,6 +118,14 @@ describe.each(REGISTRY_KINDS)('transient registry faults on the daemon push path
           for (const t of tags) expect((await reg.probe.manifest(repo, t))?.digest).toBe(digest);
         }
         expect(r.outputs.pushed).toBe('true');
+        // The daemon got the credentials in X-Registry-Auth, a value masked before it was sent.
+        const xRegistryAuth = Buffer.from(
+          JSON.stringify({ username: reg.user, password: reg.pass, serveraddress: proxy.host }),
+        )
+          .toString('base64')
+          .replace(/\+/g, '-')
+          .replace(/\//g, '_');
+        expect(r.log).toContain(`::add-mask::${xRegistryAuth}`);
         expectNoLeak(r, secrets);
       } finally {
         await proxy.close();
