@@ -9,7 +9,7 @@ const known = new Set<string>();
 
 /** Masks `value` in the log from now on and keeps it from every child's environment. */
 export function maskSecret(value: string | undefined): void {
-  if (!value) return;
+  if (!value || known.has(value)) return; // once is enough (a header is made for every push)
   known.add(value);
   core.setSecret(value);
 }
