@@ -18,7 +18,8 @@
  *   TOKEN_KEY      PEM private key (RSA)             TOKEN_CERT   PEM certificate of that key
  *   TOKEN_ISSUER   `iss` claim                       TOKEN_SERVICE `aud` claim (the registry's service)
  *   TOKEN_TTL      token lifetime in seconds (default 300)
- *   TOKEN_LOG      JSON-lines log of every request: time, account, scopes asked and granted, ttl
+ *   TOKEN_LOG      JSON-lines log of every request: time, account, scopes asked and granted, ttl,
+ *                  the token issued
  *
  * `POST /admin/ttl` with `{"ttl": s, "advertised": s}` changes the lifetime at run time (tests
  * shorten it); `advertised` (default: ttl) is the `expires_in` reported, so a test can hand out
@@ -155,7 +156,8 @@ function token(req, res, url) {
   const access = grant(account, scopes);
   const t = jwt(account, access, nowMs);
   const expiresIn = config.advertised ?? config.ttl;
-  record({ account, scopes, granted: access, status: 200, ttl: config.ttl, expires_in: expiresIn });
+  // The token itself too: the tests' leak check looks for every token issued during a run.
+  record({ account, scopes, granted: access, status: 200, ttl: config.ttl, expires_in: expiresIn, token: t });
   reply(res, 200, {
     token: t,
     access_token: t,

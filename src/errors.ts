@@ -15,3 +15,8 @@ export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** The registry credentials could not be removed: one line, where they are and why. */
+export function leftCredentials(dir: string, err: unknown): string {
+  return `The registry credentials of this step are still on the runner in ${dir}: removing them failed (${messageOf(err).replace(/\s+/g, ' ')}). Delete that directory.`;
+}

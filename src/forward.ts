@@ -42,3 +42,14 @@ export function heldBackTags(
   }
   return out;
 }
+
+/**
+ * The tags `heldBackTags` would leave alone for some registry's state: those a run can only
+ * settle by asking the registries (a release one patch above `version` holds back every one).
+ */
+export function floatingTags(version: string, tagNames: string[], latestTag: string | undefined): string[] {
+  const v = semver.parse(version);
+  if (!v || v.prerelease.length) return [];
+  const higher = `${v.major}.${v.minor}.${v.patch + 1}`;
+  return heldBackTags(version, tagNames, latestTag, [higher]).map((h) => h.tag);
+}

@@ -5,6 +5,7 @@ import { InputError, messageOf } from './errors.js';
 import { parseImageName } from './registry/reference.js';
 import type { MetaInputs } from './meta/index.js';
 import { parseProvenance, type ProvenanceOptions } from './provenance/predicate.js';
+import { maskCredential, maskSecret } from './secrets.js';
 
 export interface RegistryLogin {
   registry: string;
@@ -70,13 +71,6 @@ function positiveInt(name: string, fallback: number): number {
   return Number(raw);
 }
 
-/** Masks a token and the base64 forms docker and registries may echo. */
-function mask(username: string, password: string): void {
-  core.setSecret(password);
-  core.setSecret(Buffer.from(`${username}:${password}`).toString('base64'));
-  core.setSecret(Buffer.from(password).toString('base64'));
-}
-
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i;
 
 function registryName(input: string, raw: string): string {
@@ -96,7 +90,7 @@ function readLogins(secretsMayBeMissing: boolean): RegistryLogin[] {
   const username = core.getInput('username').trim();
   const password = core.getInput('password');
   // Mask before anything else can print it, including the errors below.
-  if (password) mask(username, password);
+  if (password) maskCredential(username, password);
   if (registryAuth.trim()) {
     if (username || password)
       throw new InputError(
@@ -128,7 +122,7 @@ function readLogins(secretsMayBeMissing: boolean): RegistryLogin[] {
 
 function readRegistryAuth(text: string, secretsMayBeMissing: boolean): RegistryLogin[] {
   // Mask every password-looking value before parsing, so a YAML error cannot echo a token.
-  for (const m of text.matchAll(/password\s*:\s*["']?([^"'\n]+)/g)) core.setSecret(m[1].trim());
+  for (const m of text.matchAll(/password\s*:\s*["']?([^"'\n]+)/g)) maskSecret(m[1].trim());
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -147,7 +141,7 @@ function readRegistryAuth(text: string, secretsMayBeMissing: boolean): RegistryL
     const field = (k: string) => (typeof e[k] === 'string' || typeof e[k] === 'number' ? String(e[k]) : '');
     const username = field('username').trim();
     const password = field('password');
-    if (password) mask(username, password);
+    if (password) maskCredential(username, password);
     if (!username || (!password && !secretsMayBeMissing))
       throw new InputError('registry-auth', `entry ${i + 1}`, 'needs username and password in every entry');
     const registry = registryName('registry-auth', field('registry') || 'docker.io');
@@ -165,6 +159,8 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
  * events where GitHub withholds secrets (fork pull requests), where empty tokens are expected.
  */
 export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
+  const githubToken = core.getInput('github-token');
+  maskSecret(githubToken);
   const push = (core.getInput('push').trim() || 'auto').toLowerCase();
   if (push !== 'true' && push !== 'false' && push !== 'auto')
     throw new InputError('push', core.getInput('push'), 'must be true, false or auto');
@@ -177,8 +173,6 @@ export function getInputs(noSecrets = false, when: InputsContext = {}): Inputs {
   const builds = !dryRun && !what.source && what.mergeDigests.length === 0 && !when.closing;
   const build = readBuildInputs(builds);
   const provenance = readProvenance();
-  const githubToken = core.getInput('github-token');
-  if (githubToken) core.setSecret(githubToken);
   if (builds) warnCredentialBuildArgs(build, logins, githubToken);
   const sep = (name: string) => {
     const v = core.getInput(name, { trimWhitespace: false });

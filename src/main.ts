@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { messageOf } from './errors.js';
+import { leftCredentials, messageOf } from './errors.js';
 
 /**
  * One bundle serves main and post: the main step leaves a mark in the saved state.
@@ -29,7 +29,8 @@ export async function run(): Promise<void> {
 
 /**
  * Deletes the action's own Docker config, tokens and all, when the main step could not (it was
- * cancelled or killed before its end). Warns, never fails.
+ * cancelled or killed before its end, or its removal failed). Fails when it cannot either: the
+ * tokens would be left on the runner, and a warning is easy to miss.
  */
 export async function post(): Promise<void> {
   const dir = process.env.STATE_configDir ?? '';
@@ -43,6 +44,6 @@ export async function post(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
     core.info('Removed the registry credentials of this step');
   } catch (err) {
-    core.warning(`Could not remove the registry credentials in ${dir}: ${messageOf(err)}`);
+    core.setFailed(leftCredentials(dir, err));
   }
 }

@@ -17,7 +17,7 @@ import { builtBase } from './build/dockerfile.js';
 import { daemonBase } from './docker/inspect.js';
 import { InputError, messageOf } from './errors.js';
 import { currentRun, noSecretsReason, type Run } from './event.js';
-import { heldBackTags } from './forward.js';
+import { floatingTags, heldBackTags } from './forward.js';
 import { getInputs, type Inputs } from './inputs.js';
 import { reuseSources } from './engine/known.js';
 import { mergeDigests, publishPlatforms } from './engine/platforms.js';
@@ -95,7 +95,7 @@ export async function publish(): Promise<void> {
   const done: { imageId: string; report?: Report } = { imageId: '' };
   let failure: unknown;
   try {
-    if (inputs.dryRun) sayDryRun(s, plan);
+    if (inputs.dryRun) sayDryRun(s, plan, summary);
     else await buildAndPush(s, summary, skipped, done);
   } catch (err) {
     failure = err;
@@ -147,9 +147,17 @@ function planOf(s: Step): SummaryData['plan'] {
   });
 }
 
-function sayDryRun(s: Step, plan: SummaryData['plan']): void {
-  core.info(`Dry run: version ${s.meta.version || '(none)'}; nothing is built or pushed.`);
+/** The plan, said; a dry run asks neither docker nor any registry anything. */
+function sayDryRun(s: Step, plan: SummaryData['plan'], summary: SummaryData): void {
+  core.info(
+    `Dry run: version ${s.meta.version || '(none)'}; nothing is built or pushed, and neither docker nor any registry is asked anything.`,
+  );
   for (const p of plan) core.info(`  would push ${p.ref} to ${p.registry} (${p.login})`);
+  const unsettled = s.inputs.latestForwardOnly && !s.inputs.pushByDigest ? floatingOf(s.meta) : [];
+  if (unsettled.length) {
+    summary.notAsked = `latest-forward-only was not checked (a dry run asks no registry): a real run leaves ${unsettled.join(', ')} where they are on a registry that already holds a release newer than ${s.meta.version}.`;
+    core.info(`  ${summary.notAsked}`);
+  }
   for (const [k, v] of Object.entries(s.meta.labels)) core.info(`  label ${k}=${v}`);
   for (const a of s.meta.annotations) core.info(`  annotation ${a}`);
   const p = s.inputs.provenance;
@@ -166,6 +174,7 @@ async function buildAndPush(
   done: { imageId: string; report?: Report },
 ): Promise<void> {
   const session = await openSession(s, logger);
+  let failing = false;
   try {
     // A missing source is a bad input: said before any credential problem.
     const source = await session.source;
@@ -207,8 +216,11 @@ async function buildAndPush(
     }
     await session.loggedIn;
     await commentPublished(s.inputs, s.ctx, s.env, report);
+  } catch (err) {
+    failing = true;
+    throw err;
   } finally {
-    await closeSession(session, s.inputs);
+    await closeSession(session, s.inputs, failing);
   }
 }
 
@@ -450,9 +462,7 @@ async function holdBackFloatingTags(
 ): Promise<SummaryData['heldBack']> {
   const { meta, targets } = s;
   if (!s.inputs.latestForwardOnly || s.inputs.pushByDigest || skipped) return [];
-  const latestTag = meta.latest
-    ? meta.tagNames[meta.tagNames.length - 1]
-    : meta.tagNames.find((t) => t === 'latest');
+  const latestTag = latestTagOf(meta);
   const out: SummaryData['heldBack'] = [];
   const existing = await Promise.all(targets.map((t) => clients(t.registry).listTags(t.repository)));
   for (const [i, t] of targets.entries()) {
@@ -466,4 +476,14 @@ async function holdBackFloatingTags(
     t.tags = t.tags.filter((tag) => !held.some((h) => h.tag === tag));
   }
   return out;
+}
+
+/** The tag that stands for `latest` (flavor `latest` puts it last, with its prefix and suffix). */
+function latestTagOf(meta: Meta): string | undefined {
+  return meta.latest ? meta.tagNames[meta.tagNames.length - 1] : meta.tagNames.find((t) => t === 'latest');
+}
+
+/** The floating tags a real run would decide on by the registries' releases. */
+function floatingOf(meta: Meta): string[] {
+  return floatingTags(meta.version, meta.tagNames, latestTagOf(meta));
 }

@@ -12,11 +12,11 @@ import { Engine, engineSocket, type EngineAuth } from './docker/engine.js';
 import { inspectSource, type LocalImage } from './docker/inspect.js';
 import { checkLogin, createConfigDir, dockerLogin, userDockerConfigDir } from './docker/login.js';
 import type { Target } from './engine/push.js';
-import { messageOf } from './errors.js';
+import { leftCredentials } from './errors.js';
 import type { Inputs } from './inputs.js';
 import type { Logger } from './log.js';
 import { stepClients, type StepClients } from './registry/clients.js';
-import { dockerConfigCredentials } from './registry/credentials.js';
+import { type CredentialLookup, dockerConfigCredentials } from './registry/credentials.js';
 import { DOCKER_HUB } from './registry/reference.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './registry/retry.js';
 
@@ -53,17 +53,19 @@ export async function openSession(
     totalMs: inputs.retryTimeoutSeconds * 1000,
   };
   const userConfig = userDockerConfigDir();
+  const socket = engineSocket(env, userConfig);
+  // A config of our own only where docker logs in: nothing on disk holds a token otherwise.
   let configDir: string | undefined;
-  if (inputs.logins.length) {
+  if (inputs.logins.length && dockerNeedsLogin(inputs, socket)) {
     configDir = await createConfigDir(env.RUNNER_TEMP ?? '', userConfig);
     core.saveState('configDir', configDir);
     core.saveState('logout', String(inputs.logout));
   }
-  const socket = engineSocket(env, userConfig);
   const docker = new Docker(logger, configDir, socket ? new Engine(socket) : undefined);
+  const dockerCredentials = dockerConfigCredentials(userConfig);
   const regs = stepClients({
     logins: inputs.logins,
-    dockerCredentials: dockerConfigCredentials(userConfig),
+    dockerCredentials,
     pushRegistries: s.targets.map((t) => t.registry),
     policy,
     log: logger,
@@ -79,8 +81,9 @@ export async function openSession(
     ];
     return checkLogin(regs.clients(l.registry), l, repositories);
   });
-  const checked = Promise.all(checks).then(() => undefined);
-  const loggedIn = dockerNeedsLogin(inputs, docker)
+  const dockerChecks = readDockerCredentials(inputs, s.targets, dockerCredentials, sourceFound);
+  const checked = Promise.all([...checks, ...dockerChecks]).then(() => undefined);
+  const loggedIn = configDir
     ? loginOneByOne(docker, inputs, checks, policy, logger)
     : checked.then(() => {
         for (const l of inputs.logins)
@@ -97,12 +100,32 @@ export async function openSession(
 }
 
 /**
+ * docker's own credentials for the targets the step has no login for, read (their helpers run)
+ * before docker runs: a helper that fails stops the step here, before docker, which passes on
+ * whatever a helper prints, could put it in the log.
+ */
+function readDockerCredentials(
+  inputs: Inputs,
+  targets: Target[],
+  lookup: CredentialLookup,
+  after: Promise<void>,
+): Promise<void>[] {
+  const registries = [...new Set(targets.map((t) => t.registry))];
+  return registries
+    .filter((r) => !inputs.logins.some((l) => l.registry === r))
+    .map(async (r) => {
+      await after;
+      await lookup(r);
+    });
+}
+
+/**
  * Whether docker itself needs the step's logins: for a build (FROM, --pull, cache), for later
  * steps (`logout: false`) and for pushes through the CLI. A `source` image pushed through the
  * daemon's socket does not: each push carries the credentials, and no config.json holds them.
  */
-function dockerNeedsLogin(inputs: Inputs, docker: Docker): boolean {
-  return !inputs.source || !inputs.logout || !docker.engine;
+function dockerNeedsLogin(inputs: Inputs, socket: string | undefined): boolean {
+  return !inputs.source || !inputs.logout || !socket;
 }
 
 /** The address docker files a registry's credentials under (Docker Hub's is historical). */
@@ -127,17 +150,24 @@ async function loginOneByOne(
   }
 }
 
-/** Removes what the step made for itself; its credentials too, unless `logout: false`. */
-export async function closeSession(session: Session, inputs: Inputs): Promise<void> {
+/**
+ * Removes what the step made for itself; its credentials too, unless `logout: false`. Credentials
+ * that cannot be removed fail the step (a warning would let it succeed, and then post-if skips
+ * the post step, so nothing would try again): thrown, or said as an error beside the failure
+ * the step already has (`failing`). The state keeps the directory for the post step to retry.
+ */
+export async function closeSession(session: Session, inputs: Inputs, failing = false): Promise<void> {
   await rm(session.tmp, { recursive: true, force: true });
   if (!session.configDir || !inputs.logout) return;
   await session.loggedIn.catch(() => undefined); // docker may still be writing config.json
   try {
     await rm(session.configDir, { recursive: true, force: true });
-    // The post step then finds nothing to do and starts and ends without loading the toolkit.
-    core.saveState('configDir', '');
-    core.info('Removed the registry credentials of this step');
   } catch (err) {
-    core.warning(`Could not remove the registry credentials in ${session.configDir}: ${messageOf(err)}`);
+    const said = leftCredentials(session.configDir, err);
+    if (failing) return core.error(said);
+    throw new Error(said, { cause: err });
   }
+  // The post step then finds nothing to do and starts and ends without loading the toolkit.
+  core.saveState('configDir', '');
+  core.info('Removed the registry credentials of this step');
 }

@@ -14,6 +14,8 @@ export interface SummaryData {
   annotations: string[];
   report?: Report;
   heldBack: { ref: string; held: HeldBack }[];
+  /** What a dry run would have had to ask a registry to settle, said instead of asked. */
+  notAsked?: string;
   /** The provenance asked for; undefined when the input is off (or nothing was pushed yet). */
   provenance?: ProvenanceOptions;
   /** The build cache: what was read, how many steps it served, what was written (Markdown lines). */
@@ -121,6 +123,7 @@ export function renderSummary(d: SummaryData): string {
     out.push('');
   }
   if (d.cache?.length) out.push('**Build cache:**', '', ...d.cache, '');
+  if (d.notAsked) out.push(`> [!NOTE]`, `> ${cell(d.notAsked)}`, '');
   if (d.heldBack.length) {
     out.push('**Left where they are** (a newer release is already in the registry):', '');
     for (const h of d.heldBack) out.push(`- ${code(h.ref)}: ${code(h.held.newer)} is newer`);

@@ -123,7 +123,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
     const main = await job(repo, events.branch('main'), { context: project() });
     expect(main.code).toBe(0);
     expect(main.log).toMatch(/Build cache: none yet in buildcache-branch-main \(a first run builds cold\)/);
-    expect(await probe.tags(repo)).toContain('buildcache-branch-main');
+    expect(await probe.allTags(repo)).toContain('buildcache-branch-main');
     expectNoLeak(main, secretForms(bed.reg1User, bed.reg1Pass));
 
     const pr = await job(repo, events.pr(7, false), { context: project({ src: 'v2\n' }) });
@@ -135,7 +135,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
     expect(prLayers[3]).not.toBe(mainLayers[3]);
     expect(fromCache(pr.log)).toEqual([2, 4]);
     expect(pr.summary).toContain('**Build cache:**');
-    expect(await probe.tags(repo)).toContain('buildcache-pr-7');
+    expect(await probe.allTags(repo)).toContain('buildcache-pr-7');
 
     const again = await job(repo, events.branch('main'), { context: project() });
     expect(again.code).toBe(0);
@@ -153,7 +153,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
       },
     });
     expect(closed.code).toBe(0);
-    const left = await probe.tags(repo);
+    const left = await probe.allTags(repo);
     expect(left.filter((t) => t.startsWith('buildcache-pr-7'))).toEqual([]);
     expect(left).toContain('buildcache-branch-main');
   }, 240_000);
@@ -162,7 +162,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
     const repo = `cache/m${randomBytes(4).toString('hex')}`;
     const first = await job(repo, events.branch('main'), { context: project({ multiStage: true }) });
     expect(first.code).toBe(0);
-    expect(await probe.tags(repo)).toEqual(
+    expect(await probe.allTags(repo)).toEqual(
       expect.arrayContaining(['buildcache-branch-main', 'buildcache-branch-main--deps']),
     );
     const oldDeps = (await probe.manifest(repo, 'buildcache-branch-main--deps'))!.digest;
@@ -190,7 +190,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
       context: project({ multiStage: true, deps: 'c\n' }),
     });
     expect(third.code).toBe(0);
-    const tags = await probe.tags(repo);
+    const tags = await probe.allTags(repo);
     expect(tags.filter((t) => t.startsWith('buildcache-branch-main')).sort()).toEqual([
       'buildcache-branch-main',
       'buildcache-branch-main--deps',
@@ -242,7 +242,7 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
     expect(r.code).toBe(0);
     expect(r.log).toContain('Build cache: off (input cache: false)');
     expect(((await probe.config(other, 'main')).rootfs.diff_ids as string[])[2]).toBe(made[2]);
-    expect((await probe.tags(other)).filter((t) => t.startsWith('buildcache-'))).toEqual([]);
+    expect((await probe.allTags(other)).filter((t) => t.startsWith('buildcache-'))).toEqual([]);
 
     const cold = await run(source, { context, cache: 'false' });
     expect(cold.code).toBe(0);
@@ -256,6 +256,6 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
     expect(r.log).toMatch(
       /::warning::Build cache 127\.0\.0\.1:9\/nowhere\/app:main could not be pulled, building without it/,
     );
-    expect(await probe.tags(repo)).toContain('main');
+    expect(await probe.allTags(repo)).toContain('main');
   }, 120_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Runs the bundled action the way the runner does: inputs as INPUT_* variables, the event
  * payload in a file, GITHUB_OUTPUT / GITHUB_STATE / GITHUB_STEP_SUMMARY files, then the post
- * step with the saved state. Also watches every process's argv for a secret while it runs.
+ * step with the saved state. Every program the steps start is caught at exec time (see
+ * helpers/leaks.ts), so the leak check reads each child's argv and environment.
  */
 import { spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
@@ -20,6 +21,15 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { expect } from '@jest/globals';
 import { tempDir } from '../helpers/tmp.js';
+import {
+  type ChildCall,
+  childSpy,
+  encodedSecrets,
+  formsOf,
+  issuedSecrets,
+  sizeOf,
+  tokensInLog,
+} from '../helpers/leaks.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const DIST = path.join(ROOT, 'dist/index.js');
@@ -153,8 +163,12 @@ export interface Result {
   post: { code: number; log: string };
   home: string;
   runnerTemp: string;
-  /** Command lines seen while the steps ran that contained a watched secret. */
+  /** Command lines of the steps' children that contained a watched secret. */
   argvHits: string[];
+  /** Every program the steps started, with its argv and environment. */
+  children: ChildCall[];
+  /** Bearer tokens the token registry's server issued while the steps ran. */
+  issued: string[];
   ms: number;
 }
 
@@ -177,46 +191,35 @@ export function parseCommandFile(file: string): Record<string, string> {
   return out;
 }
 
+/** Runs one step; `tick` is called while it runs, and its `true` interrupts the step (SIGINT). */
 function exec(
   env: Record<string, string>,
-  secrets: string[],
-  hits: string[],
-  tick?: { fn: () => void; everyMs: number },
+  tick?: { fn: () => boolean | void; everyMs: number },
 ): Promise<{ code: number; log: string }> {
   return new Promise((resolve) => {
     const child = spawn(NODE24, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
-    const timer = secrets.length ? setInterval(() => scanArgv(secrets, hits), 15) : undefined;
-    const ticker = tick ? setInterval(tick.fn, tick.everyMs) : undefined;
+    // SIGINT, as the runner cancels a step: once, and the step ends however it ends.
+    let interrupted = false;
+    const ticker = tick
+      ? setInterval(() => {
+          if (tick.fn() === true && !interrupted) interrupted = child.kill('SIGINT');
+        }, tick.everyMs)
+      : undefined;
     child.on('close', (code) => {
-      if (timer) clearInterval(timer);
       if (ticker) clearInterval(ticker);
       resolve({ code: code ?? -1, log: Buffer.concat(chunks).toString('utf8') });
     });
   });
 }
 
-/** Every running process's command line, checked for the secrets. */
-export function scanArgv(secrets: string[], hits: string[]): void {
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-    } catch {
-      continue;
-    }
-    for (const s of secrets) if (cmd.includes(s)) hits.push(cmd);
-  }
-}
-
 export interface RunOptions {
   inputs: Record<string, string>;
   event: Event;
   env?: Record<string, string>;
-  /** Secrets to watch for in every process's argv while the steps run. */
+  /** Secrets to look for in the argv of every program the steps start (`argvHits`). */
   secrets?: string[];
   /** Skip the post step. */
   noPost?: boolean;
@@ -226,6 +229,8 @@ export interface RunOptions {
    */
   watch?: (phase: 'main' | 'before-post', dirs: RunDirs) => void;
   watchMs?: number;
+  /** Checked as often as `watch` while the main step runs: `true` sends it SIGINT (a cancel). */
+  interruptWhen?: (dirs: RunDirs) => boolean;
 }
 
 /** The per-run directories the action may write to. */
@@ -270,16 +275,20 @@ export async function runAction(o: RunOptions): Promise<Result> {
     ...o.env,
   };
   for (const [k, v] of Object.entries(o.inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
-  const secrets = o.secrets ?? [];
-  const hits: string[] = [];
+  const spy = childSpy(path.join(dir, 'spy'), env.PATH);
+  env.PATH = spy.path;
+  const tokenLog = process.env.REG3_TOKEN_LOG;
+  const tokensFrom = sizeOf(tokenLog);
   const started = Date.now();
   const dirs: RunDirs = { home, runnerTemp };
   const watch = o.watch;
+  const tick = () => {
+    watch?.('main', dirs);
+    return o.interruptWhen?.(dirs);
+  };
   const main = await exec(
     env,
-    secrets,
-    hits,
-    watch ? { fn: () => watch('main', dirs), everyMs: o.watchMs ?? 100 } : undefined,
+    watch || o.interruptWhen ? { fn: tick, everyMs: o.watchMs ?? 100 } : undefined,
   );
   const ms = Date.now() - started;
   watch?.('before-post', dirs);
@@ -288,8 +297,10 @@ export async function runAction(o: RunOptions): Promise<Result> {
     const state = parseCommandFile(files.state);
     const postEnv = { ...env };
     for (const [k, v] of Object.entries(state)) postEnv[`STATE_${k}`] = v;
-    post = await exec(postEnv, secrets, hits);
+    post = await exec(postEnv);
   }
+  const children = spy.calls();
+  const secrets = o.secrets ?? [];
   return {
     code: main.code,
     log: main.log,
@@ -298,7 +309,9 @@ export async function runAction(o: RunOptions): Promise<Result> {
     post,
     home,
     runnerTemp,
-    argvHits: hits,
+    argvHits: children.map((c) => c.argv.join(' ')).filter((cmd) => secrets.some((s) => cmd.includes(s))),
+    children,
+    issued: tokensInLog(tokenLog, tokensFrom),
     ms,
   };
 }
@@ -311,18 +324,56 @@ export function visibleLog(log: string): string {
     .join('\n');
 }
 
-/** The secrets are nowhere a person or another process can read them, once the post step is done. */
+/**
+ * The secrets, in every form they take (see leakForms), are nowhere a person or another process
+ * can read them once the post step is done: the log, the summary, the outputs, the files left
+ * under HOME and RUNNER_TEMP, and the argv and environment of every program the steps started;
+ * and no such program got an INPUT_* variable.
+ */
 export function expectNoLeak(r: Result, secrets: string[]): void {
-  for (const s of secrets) {
-    expect(visibleLog(r.log)).not.toContain(s);
-    expect(visibleLog(r.post.log)).not.toContain(s);
-    expect(r.summary).not.toContain(s);
-    expect(JSON.stringify(r.outputs)).not.toContain(s);
-  }
-  expect(r.argvHits).toEqual([]);
-  expect(filesContaining(r.home, secrets)).toEqual([]);
-  expect(filesContaining(r.runnerTemp, secrets)).toEqual([]);
+  const forms = leakForms(r, secrets);
+  const places: [string, string][] = [
+    ['log', visibleLog(r.log)],
+    ['post log', visibleLog(r.post.log)],
+    ['summary', r.summary],
+    ['outputs', JSON.stringify(r.outputs)],
+    ...r.children.map((c): [string, string] => [`argv of ${c.program}`, c.argv.join(' ')]),
+    ...r.children.map((c): [string, string] => [`environment of ${c.program}`, envText(c.env)]),
+  ];
+  // Said by where and which form, never the secret itself (the test's output is a log too).
+  const leaks = places.flatMap(([where, text]) => [
+    ...forms.flatMap((f, i) => (text.includes(f) ? [`${where}: form #${i} (${f.length} chars)`] : [])),
+    ...encodedSecrets(text, secrets).map((f) => `${where}: base64 of a secret (${f.length} chars)`),
+  ]);
+  expect(leaks).toEqual([]);
+  const inputs = r.children.flatMap((c) =>
+    Object.keys(c.env)
+      .filter((k) => k.startsWith('INPUT_'))
+      .map((k) => `${c.program} got ${k}`),
+  );
+  expect(inputs).toEqual([]);
+  expect(filesContaining(r.home, forms)).toEqual([]);
+  expect(filesContaining(r.runnerTemp, forms)).toEqual([]);
 }
+
+/**
+ * What a leak check looks for: the secrets, their base64, base64(user:password) and the
+ * X-Registry-Auth values of the test bed's accounts, the bearer tokens its token server issued
+ * during the run, and the tokens the test's fakes issued (the Docker Hub fake's login token).
+ */
+export function leakForms(r: Result, secrets: string[]): string[] {
+  const e = process.env;
+  const accounts = [1, 2, 3]
+    .map((n) => ({ user: e[`REG${n}_USER`] ?? '', pass: e[`REG${n}_PASS`] ?? '' }))
+    .filter((a) => a.user && a.pass);
+  const addresses = [e.REG1, e.REG2, e.REG3, 'https://index.docker.io/v1/'].filter((a): a is string => !!a);
+  return [...formsOf(secrets, accounts, addresses), ...r.issued, ...issuedSecrets];
+}
+
+const envText = (env: Record<string, string>) =>
+  Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
 
 /** Files below `dir` whose content contains any of the secrets. */
 export function filesContaining(dir: string, secrets: string[]): string[] {
@@ -344,9 +395,9 @@ export function filesContaining(dir: string, secrets: string[]): string[] {
   return found;
 }
 
-/** The forms of a token that could leak: itself and the base64 docker stores. */
+/** The forms of a token that could leak: itself, the base64 docker stores, its own base64. */
 export function secretForms(user: string, pass: string): string[] {
-  return [pass, Buffer.from(`${user}:${pass}`).toString('base64')];
+  return [pass, Buffer.from(`${user}:${pass}`).toString('base64'), Buffer.from(pass).toString('base64')];
 }
 
 /** A fresh build context: FROM scratch + COPY of unique bytes, so every image is new. */
@@ -396,7 +447,15 @@ export class RegistryProbe {
     return fetch(url, { headers: { ...extra, authorization: `Bearer ${token}` } });
   }
 
+  /**
+   * The image's tags, its build cache entries (`buildcache-…`, never a release tag) left out:
+   * what a flow published. `allTags` lists those too.
+   */
   async tags(repo: string): Promise<string[]> {
+    return (await this.allTags(repo)).filter((t) => !t.startsWith('buildcache-'));
+  }
+
+  async allTags(repo: string): Promise<string[]> {
     const r = await this.get(`http://${this.host}/v2/${repo}/tags/list`);
     if (r.status === 404) return [];
     const body = (await r.json()) as { tags: string[] | null };

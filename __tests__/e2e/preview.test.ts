@@ -340,6 +340,11 @@ describe('pull request previews', () => {
       expect(commentsOf(7)[0]!.body).toContain('removed');
       expect(commentsOf(8)).toHaveLength(1);
       expectNoLeak(close, [...allSecrets(), GH_TOKEN, HUB.password]);
+      // Tokens derived from the secrets are masked as they arrive: the Docker Hub login's JWT,
+      // and every bearer token the token registry issued (to the action alone: no docker here).
+      expect(close.log).toContain(`::add-mask::${hub.token}`);
+      if (kind === 'token') expect(close.issued.length).toBeGreaterThan(0);
+      for (const t of close.issued) expect(close.log).toContain(`::add-mask::${t}`);
     },
   );
 

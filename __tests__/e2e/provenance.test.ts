@@ -39,7 +39,11 @@ const RUN_ENV = {
   GITHUB_RUN_ATTEMPT: '2',
   GITHUB_WORKFLOW_REF: 'acme/api/.github/workflows/release.yml@refs/tags/v1.2.3',
   GITHUB_WORKFLOW_SHA: SHA,
+  // `uses: someone/publish-image@v1`: the buildType names that repository at that ref.
+  GITHUB_ACTION_REPOSITORY: 'someone/publish-image',
+  GITHUB_ACTION_REF: 'v1',
 };
+const BUILD_TYPE = 'https://github.com/someone/publish-image/blob/v1/README.md#provenance';
 const IN_TOTO = 'application/vnd.in-toto+json';
 const SLSA02 = 'https://slsa.dev/provenance/v0.2';
 
@@ -137,6 +141,7 @@ describe.each(REGISTRY_KINDS)('provenance: true on a release (%s registry first)
     expect(names).toContain(`pkg:docker/${bed.reg2}/${repo}@latest?platform=linux%2Famd64`);
     const p = statement.predicate;
     expect(p.builder.id).toBe('https://github.com/acme/api/actions/runs/4242/attempts/2');
+    expect(p.buildType).toBe(BUILD_TYPE);
     expect(p.invocation.configSource).toMatchObject({
       uri: 'https://github.com/acme/api.git#refs/tags/v1.2.3',
       digest: { sha1: SHA },
@@ -256,6 +261,7 @@ describe.each(REGISTRY_KINDS)('provenance: true on a release (%s registry first)
     expect(statement.predicate.buildDefinition.externalParameters.workflow.path).toBe(
       '.github/workflows/release.yml',
     );
+    expect(statement.predicate.buildDefinition.buildType).toBe(BUILD_TYPE);
     expect(r.summary).toContain('SLSA v1, mode=min');
   });
 

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import {
   type Env,
   type Event,
+  expectNoLeak,
   fakeDocker,
   makeContext,
   REPO,
@@ -91,13 +92,18 @@ describe.each(REGISTRY_KINDS)('pull_request_target with a fork head (%s registry
     expect(r.log).not.toContain('::group::Build');
     expect(await reg.probe.tags(repo)).toEqual([]);
 
+    const githubToken = `ghs_${head.slice(0, 30)}`;
     r = await step(reg, targetEvent(12, head), {
       ...inputs,
       'allow-untrusted-build': 'true',
+      'github-token': githubToken,
     });
     expect(r.code).toBe(0);
     expect(r.log).toMatch(/::warning::allow-untrusted-build: building someone\/api's code/);
     expect(await reg.probe.tags(repo)).toEqual(['pr-12', `sha-${head.slice(0, 7)}`]);
+    // git read the checkout with none of the step's inputs (tokens among them) in its environment.
+    expect(r.children.some((c) => c.program === 'git')).toBe(true);
+    expectNoLeak(r, [...secretForms(reg.user, reg.pass), githubToken]);
   });
 
   it('is refused on workflow_run of a fork pull request too', async () => {

@@ -17,6 +17,8 @@ export interface Fault {
   method?: string;
   /** Tested against the request path including the query string. */
   path: RegExp;
+  /** Tested against the User-Agent, when given (the docker daemon's starts with `docker/`). */
+  agent?: RegExp;
   /** How many matching requests get the fault (then they pass through). */
   times: number;
   action: FaultAction;
@@ -88,7 +90,13 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     req.on('data', (c: Buffer) => {
       received += c.length;
     });
-    const fault = faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path));
+    const fault = faults.find(
+      (f) =>
+        f.times > 0 &&
+        (!f.method || f.method === method) &&
+        f.path.test(path) &&
+        (!f.agent || f.agent.test(userAgent)),
+    );
     // A mid-body reset needs a body that long: a shorter one passes through, and the fault waits.
     const cutAt =
       fault && typeof fault.action === 'object' && 'resetAfterBytes' in fault.action

@@ -7,12 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type FakeServer, startFake } from './fakeserver.js';
+import { issuedSecrets } from './leaks.js';
 
 export interface HubFake extends FakeServer {
   /** `ns/repo` to its tags. */
   repos: Map<string, Set<string>>;
   /** Tags whose deletion the token may not do (403). */
   protectedTags: Set<string>;
+  /** The login token it hands out (a JWT, as Docker Hub's). */
+  token: string;
 }
 
 export async function startHubFake(o: {
@@ -21,7 +24,11 @@ export async function startHubFake(o: {
   maxPageSize?: number;
 }): Promise<HubFake> {
   const max = o.maxPageSize ?? 2;
-  const token = randomBytes(16).toString('hex');
+  // JWT-shaped, as Docker Hub's login answers: header.claims.signature, base64url each.
+  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const claims = { sub: o.username, jti: randomBytes(8).toString('hex') };
+  const token = `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}.${randomBytes(32).toString('base64url')}`;
+  issuedSecrets.add(token); // every leak check of the test file looks for it
   const repos = new Map<string, Set<string>>();
   const protectedTags = new Set<string>();
   let base = '';
@@ -69,5 +76,5 @@ export async function startHubFake(o: {
     return { status: 404, body: { message: 'not found' } };
   });
   base = fake.url;
-  return Object.assign(fake, { repos, protectedTags });
+  return Object.assign(fake, { repos, protectedTags, token });
 }

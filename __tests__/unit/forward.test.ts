@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { heldBackTags } from '../../src/forward.js';
+import { floatingTags, heldBackTags } from '../../src/forward.js';
 
 describe('latest only moves forward', () => {
   const tags = (v: string) => {
@@ -63,5 +63,23 @@ describe('latest only moves forward', () => {
     expect(heldBackTags('1.0.0', ['1.0.0', 'latest-alpine'], 'latest-alpine', ['2.0.0'])).toEqual([
       { tag: 'latest-alpine', newer: '2.0.0' },
     ]);
+  });
+});
+
+describe('the tags a dry run cannot settle without asking a registry', () => {
+  it.each([
+    [
+      'a release: latest, major and major.minor',
+      '1.9.1',
+      ['1.9.1', '1.9', '1', 'latest'],
+      'latest',
+      ['1.9', '1', 'latest'],
+    ],
+    ['a prefixed latest from the flavor', '2.0.0', ['2.0.0', 'edge-latest'], 'edge-latest', ['edge-latest']],
+    ['a pre-release moves nothing backwards', '2.0.0-rc.1', ['2.0.0-rc.1', 'latest'], 'latest', []],
+    ['a branch build has no version to compare', 'main', ['main', 'latest'], 'latest', []],
+    ['no floating tag among the rules', '1.2.3', ['1.2.3', 'sha-a1b2c3d'], undefined, []],
+  ])('%s', (_what, version, tags, latestTag, want) => {
+    expect(floatingTags(version, tags, latestTag)).toEqual(want);
   });
 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { BuildLog, type LoginName } from './buildlog.js';
 import { type Docker, DockerError } from '../docker/cli.js';
 import { type Builder, isBuildKit } from './builder.js';
-import { type BuildCommandOptions, buildCommand, buildEnv, shownCommand } from './command.js';
+import { type BuildCommandOptions, buildCommand, buildEnv } from './command.js';
 import type { Logger } from '../log.js';
 import { type Platform, parsePlatform, platformString } from '../registry/oci.js';
 import { isScratch, parseStages, replaceScratch } from './dockerfile.js';
@@ -44,8 +44,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
       try {
         const args = buildCommand(o, iid, builder, noCache);
         await docker.run(args, {
-          env: buildEnv(builder, o.secretEnv),
-          shown: shownCommand(args),
+          env: buildEnv(builder, o),
           onLine: (line) => {
             const shown = buildLog.line(line);
             if (shown !== undefined) log.info(shown);

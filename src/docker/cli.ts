@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
+import { childEnv } from '../secrets.js';
 import type { Engine, EngineAuth, EnginePush, PushMessage } from './engine.js';
 
 const openFd = promisify(openCallback);
@@ -14,6 +15,24 @@ const openFd = promisify(openCallback);
 /** `docker push` output: `<tag>: digest: sha256:... size: N`. */
 export function pushedDigest(output: string): string | undefined {
   return /digest: (sha256:[0-9a-f]{64})/.exec(output)?.[1];
+}
+
+/**
+ * A command line as the debug log shows it: a build argument by its name only, since a value
+ * may be a token someone passed as a build argument (docker stores them in the image history
+ * too, but that is theirs to decide; our log is ours).
+ */
+export function shownArgs(args: string[]): string[] {
+  return args.map((a, i) => (args[i - 1] === '--build-arg' ? a.replace(/=[\s\S]*$/, '=***') : a));
+}
+
+/**
+ * docker's words with what a credential helper printed taken out: the CLI quotes a failing
+ * helper's whole output (`error getting credentials - err: …, out: \`…\``), which may be the
+ * very secret the helper guards, and nothing can mask a secret nobody told us.
+ */
+export function withoutHelperOutput(text: string): string {
+  return text.replace(/(error getting credentials - err: [^\n]*?, out: )`[^`]*`/g, '$1(not shown)');
 }
 
 /** A docker CLI call that exited non-zero; `stderr` is what docker said. */
@@ -35,8 +54,6 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** Variables added to docker's environment for this call alone (build secrets). */
   env?: Record<string, string>;
-  /** The command line the debug log shows instead of the arguments (values left out). */
-  shown?: string;
 }
 
 export interface RunResult {
@@ -102,13 +119,9 @@ export class Docker {
     return this.engine.push(ref, o.auth, o.onMessage);
   }
 
+  /** The runner exposes inputs (tokens among them) as INPUT_* to us; docker sees none of them. */
   private env(extra: Record<string, string> = {}): Record<string, string> {
-    const env: Record<string, string> = {};
-    // The runner exposes inputs as INPUT_* to us; docker has no business seeing them.
-    for (const [key, value] of Object.entries(process.env))
-      if (value !== undefined && !key.startsWith('INPUT_')) env[key] = value;
-    if (this.configDir) env.DOCKER_CONFIG = this.configDir;
-    return { ...env, ...extra };
+    return childEnv({ ...(this.configDir ? { DOCKER_CONFIG: this.configDir } : {}), ...extra });
   }
 
   /**
@@ -137,7 +150,7 @@ export class Docker {
   }
 
   async run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-    this.log.debug(`docker ${options.shown ?? args.join(' ')}`);
+    this.log.debug(`docker ${shownArgs(args).join(' ')}`);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const code = await this.exec(
@@ -149,8 +162,8 @@ export class Docker {
           stdout: (c) => out.push(c),
           stderr: (c) => err.push(c),
           ...(options.onLine && {
-            stdline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
-            errline: (line) => line.trim() && options.onLine!(line.replace(/\r$/, '')),
+            stdline: (line) => line.trim() && options.onLine!(withoutHelperOutput(line.replace(/\r$/, ''))),
+            errline: (line) => line.trim() && options.onLine!(withoutHelperOutput(line.replace(/\r$/, ''))),
           }),
         },
       },
@@ -158,7 +171,7 @@ export class Docker {
     );
     const result = {
       stdout: Buffer.concat(out).toString('utf8'),
-      stderr: Buffer.concat(err).toString('utf8'),
+      stderr: withoutHelperOutput(Buffer.concat(err).toString('utf8')),
     };
     if (code !== 0) throw new DockerError(args, code, result.stderr || result.stdout);
     return result;
@@ -171,7 +184,7 @@ export class Docker {
    * and a slow reader blocks docker, never node's heap. `done` rejects on a non-zero exit.
    */
   async stream(args: string[]): Promise<{ stdout: Readable; done: Promise<void> }> {
-    this.log.debug(`docker ${args.join(' ')} (stdout to a named pipe)`);
+    this.log.debug(`docker ${shownArgs(args).join(' ')} (stdout to a named pipe)`);
     // Under RUNNER_TEMP, which the runner empties after the job, should this process be killed.
     const dir = await mkdtemp(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'publish-image-pipe-'));
     const fifo = path.join(dir, 'stdout');
@@ -202,7 +215,7 @@ export class Docker {
       try {
         const code = await exited;
         if (code === 0) return;
-        const said = Buffer.concat(err).toString('utf8');
+        const said = withoutHelperOutput(Buffer.concat(err).toString('utf8'));
         const early = stdout.destroyed && !ended;
         const error = new DockerError(args, code, said.trim() ? said : early ? READER_CLOSED : '');
         // A docker that failed before it opened the pipe would leave the reader waiting.

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import * as path from 'node:path';
 import { DockerError } from './cli.js';
+import { maskSecret } from '../secrets.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -56,7 +57,10 @@ export function engineSocket(env: NodeJS.ProcessEnv, configDir: string): string 
 
 /** X-Registry-Auth: base64url of the JSON, with padding, as the docker CLI encodes it. */
 export function registryAuthHeader(auth: EngineAuth): string {
-  return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  const header = Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  // It decodes to the password: masked before the request that carries it is sent.
+  maskSecret(header);
+  return header;
 }
 
 /** An image as `GET /images/json` lists it (the fields used here). */

@@ -7,7 +7,7 @@ import type { RegistryLogin } from '../inputs.js';
 import type { Logger } from '../log.js';
 import type { RegistryClient } from '../registry/client.js';
 import { type RetryPolicy, isRetryableDockerError, withRetry } from '../registry/retry.js';
-import { explainLoginFailure } from '../explain.js';
+import { ActionableError, explainLoginFailure } from '../explain.js';
 
 /**
  * A Docker config directory of our own (0700, config 0600) under RUNNER_TEMP, so parallel jobs
@@ -79,11 +79,13 @@ export async function dockerLogin(
         });
       } catch (err) {
         if (!(err instanceof DockerError)) throw err;
+        // A 401 is never tried again: were it a refused token, each try would count against the
+        // account (Docker Hub locks it out after a few), and docker cannot tell it from a flaky
+        // probe, so saying it at once is the only safe answer.
+        if (/\b401\b|unauthorized/i.test(err.stderr)) throw new ActionableError(refusedMessage(cred));
         const verdict = isRetryableDockerError(err.stderr);
-        // The credentials were just accepted, so a 401 here is the probe flaking.
-        const retryable = verdict.retryable || /401|unauthorized/i.test(err.stderr);
         throw Object.assign(explainLoginFailure(cred.registry, cred.username, err), {
-          retryable,
+          retryable: verdict.retryable,
           reason: verdict.reason,
           retryAfterMs: verdict.retryAfterMs,
         });
@@ -95,4 +97,9 @@ export async function dockerLogin(
   // docker writes config.json itself; make sure it is private whatever its umask.
   if (docker.configDir) await chmod(path.join(docker.configDir, 'config.json'), 0o600).catch(() => undefined);
   log.info(`Logged in to ${cred.registry} as ${cred.username}`);
+}
+
+/** docker login's 401: the token refused, though our own check had just accepted it. */
+function refusedMessage(cred: RegistryLogin): string {
+  return `docker login to ${cred.registry} as ${cred.username} failed: the registry refused the token (401 Unauthorized), though the step's own check of it had just passed. Not tried again. Check that the token is valid for ${cred.registry}; if it is, the registry's /v2/ endpoint may have failed (docker reports a 5xx there as 401).`;
 }

@@ -51,6 +51,9 @@ const DOMAIN_RE = new RegExp(`^(?:${HOST_PART}(?:\\.${HOST_PART})*|\\[[a-f0-9:]+
 const PATH_PART_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 
 /** Check a (lower-cased) image name against the docker reference grammar, without tag or digest. */
+/** The names Docker Hub goes by in an image name ('' is no host at all). */
+const DOCKER_HUB_HOSTS = new Set(['', 'docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
 export function validateImageName(name: string, line: string): void {
   const fail = (reason: string): never => {
     throw new InputError('images', line, `"${name}" is not a valid image name: ${reason}`);
@@ -60,14 +63,21 @@ export function validateImageName(name: string, line: string): void {
   if (name.includes('@')) fail('a digest (@sha256:...) does not belong in the image name');
   if (name.length > 255) fail('it is longer than 255 characters');
   let path = name;
+  let host = '';
   const slash = name.indexOf('/');
   if (slash >= 0) {
     const first = name.slice(0, slash);
     if (first.includes('.') || first.includes(':') || first === 'localhost') {
       if (!DOMAIN_RE.test(first)) fail(`"${first}" is not a valid registry host[:port]`);
+      host = first;
       path = name.slice(slash + 1);
     }
   }
+  // Docker Hub reads a bare name as library/<name>, the official images nobody else may push to.
+  if (DOCKER_HUB_HOSTS.has(host) && path !== '' && !path.includes('/'))
+    fail(
+      `on Docker Hub it means library/${path} (Docker's official images): put the user or organisation in front, like acme/${path}`,
+    );
   if (path.includes(':')) fail('a tag (:tag) does not belong in the image name; use the tags input');
   for (const part of path.split('/')) {
     if (part === '') fail('it has an empty path component');

@@ -4,6 +4,7 @@
  * for any other tag on it, so no digest check is needed).
  */
 import { messageOf } from '../errors.js';
+import { maskSecret } from '../secrets.js';
 import type { RegistryLogin } from '../inputs.js';
 import { type CleanupLog, emptyOutcome, type Outcome } from './outcome.js';
 
@@ -42,6 +43,8 @@ async function login(base: string, l: RegistryLogin): Promise<string> {
   );
   const token = ((await res.json()) as { token?: unknown }).token;
   if (typeof token !== 'string' || !token) throw new Error('Docker Hub login answered without a token');
+  // The JWT acts for the account until it expires: masked before any request carries it.
+  maskSecret(token);
   return token;
 }
 

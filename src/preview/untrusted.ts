@@ -5,6 +5,7 @@
  * commit (or a merge of it), the build is refused unless the workflow opts in.
  */
 import { spawn } from 'node:child_process';
+import { childEnv } from '../secrets.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the event payload is GitHub's JSON, untyped */
 
@@ -41,8 +42,10 @@ export function forkHeadOf(eventName: string, payload: Record<string, any>): For
 /** HEAD of the context and its parents (a refs/pull/N/merge checkout has the fork head as one). */
 function checkedOut(context: string): Promise<string[] | undefined> {
   return new Promise((resolve) => {
+    // git reads the checkout only: the step's tokens (INPUT_*) stay out of its environment.
     const child = spawn('git', ['-C', context, 'rev-list', '--parents', '-n', '1', 'HEAD'], {
       stdio: ['ignore', 'pipe', 'ignore'],
+      env: childEnv(),
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

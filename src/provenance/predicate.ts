@@ -34,8 +34,17 @@ export const STATEMENT_TYPES: Record<SlsaVersion, string> = {
   'v0.2': 'https://in-toto.io/Statement/v0.1',
   v1: 'https://in-toto.io/Statement/v1',
 };
-/** Our own build type: the structure differs from BuildKit's (no LLB), so its URI would mislead. */
-export const BUILD_TYPE = 'https://github.com/publish-image/publish-image/blob/main/README.md#provenance';
+/**
+ * Our own build type (the structure differs from BuildKit's, no LLB, so its URI would mislead):
+ * the provenance section of this action's README, in the very repository and at the very
+ * reference the workflow ran it from (`uses: owner/repo@ref` sets GITHUB_ACTION_REPOSITORY and
+ * GITHUB_ACTION_REF). A local action (`uses: ./`) has neither; it lives in the workflow's own
+ * repository, at the commit being built.
+ */
+export function buildTypeOf(g: GitHubFacts): string {
+  const [repo, ref] = g.actionRepository ? [g.actionRepository, g.actionRef] : [g.repository, g.sha];
+  return `${g.serverUrl}/${repo}/blob/${ref || 'HEAD'}/README.md#provenance`;
+}
 /** BuildKit's extension key for VCS hints (slsa-definitions.md, v0.2 metadata). */
 export const BUILDKIT_METADATA = 'https://mobyproject.org/buildkit@v1#metadata';
 
@@ -74,6 +83,9 @@ export interface GitHubFacts {
   workflowRef: string;
   workflowSha: string;
   actor: string;
+  /** This action's repository and the ref it was run at (empty for a local action). */
+  actionRepository: string;
+  actionRef: string;
 }
 
 export function githubFacts(env: Record<string, string | undefined>): GitHubFacts {
@@ -89,6 +101,8 @@ export function githubFacts(env: Record<string, string | undefined>): GitHubFact
     workflowRef: e('GITHUB_WORKFLOW_REF'),
     workflowSha: e('GITHUB_WORKFLOW_SHA'),
     actor: e('GITHUB_ACTOR'),
+    actionRepository: e('GITHUB_ACTION_REPOSITORY'),
+    actionRef: e('GITHUB_ACTION_REF'),
   };
 }
 

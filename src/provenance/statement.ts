@@ -3,7 +3,7 @@
  * default, or v1). Shapes and mode=min/max rules: see predicate.ts for the sources.
  */
 import {
-  BUILD_TYPE,
+  buildTypeOf,
   PREDICATE_TYPES,
   type BuildFacts,
   type ProvenanceOptions,
@@ -60,7 +60,7 @@ export function slsaV02(f: BuildFacts, o: ProvenanceOptions, platform: string): 
   if (v) meta[BUILDKIT_METADATA] = { vcs: v };
   const predicate: Record<string, unknown> = {
     builder: { id: runUrl(f.github) },
-    buildType: BUILD_TYPE,
+    buildType: buildTypeOf(f.github),
     invocation: {
       configSource: { ...configSource(f), ...(f.dockerfile ? { entryPoint: f.dockerfile.path } : {}) },
       parameters: request(f, o),
@@ -89,7 +89,7 @@ export function slsaV1(f: BuildFacts, o: ProvenanceOptions, platform: string): R
   if (v) metadata.buildkit_metadata = { vcs: v };
   return {
     buildDefinition: {
-      buildType: BUILD_TYPE,
+      buildType: buildTypeOf(f.github),
       externalParameters: {
         configSource: { ...configSource(f), ...(f.dockerfile ? { path: f.dockerfile.path } : {}) },
         request: request(f, o),

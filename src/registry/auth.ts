@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Credential, CredentialLookup } from './credentials.js';
 import { drain, readAll } from './http.js';
 import { RegistryError } from './retry.js';
+import { maskSecret } from '../secrets.js';
 import { TokenCache, challengeError, grantsPush, tokenExpiry, type CachedToken } from './tokens.js';
 
 export type Challenge = { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service?: string };
@@ -208,8 +209,12 @@ export class Auth {
     const body = JSON.parse((await readAll(res, 1024 * 1024)).toString('utf8')) as {
       token?: string;
       access_token?: string;
+      refresh_token?: string;
       expires_in?: number;
     };
+    // Masked the moment they exist: a token is as good as the password for its lifetime.
+    for (const t of [body.token, body.access_token, body.refresh_token])
+      if (typeof t === 'string') maskSecret(t);
     const token = body.token ?? body.access_token;
     if (!token) {
       throw new RegistryError(`registry ${this.registry}: ${what} answered without a token`, {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DOCKER_HUB } from './reference.js';
+import { childEnv, maskCredential, maskSecret } from '../secrets.js';
 
 export type Credential = { username: string; password: string } | { identityToken: string };
 export type CredentialLookup = (registry: string) => Promise<Credential | undefined>;
@@ -66,9 +67,10 @@ export const runCredentialHelper: HelperRunner = (helper, serverUrl) =>
       reject(new Error(`invalid credential helper name "${helper}"`));
       return;
     }
+    // The helper reads the server URL on stdin and its own store; none of the step's tokens.
     const child = spawn(`docker-credential-${helper}`, ['get'], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: process.env,
+      env: childEnv(),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -83,7 +85,13 @@ export const runCredentialHelper: HelperRunner = (helper, serverUrl) =>
       const msg = (Buffer.concat(err).toString('utf8') + stdout).trim();
       if (/credentials not found|not found in native keychain|no credentials/i.test(msg))
         return resolve(undefined);
-      reject(new Error(`credential helper docker-credential-${helper} failed (exit ${code}): ${msg}`));
+      // What a failing helper prints may be the very secret it guards (or part of its store),
+      // and nothing can mask what is not known: its output is said by size, never shown.
+      reject(
+        new Error(
+          `credential helper docker-credential-${helper} failed (exit ${code}) for ${serverUrl}; its output (${msg.length} characters) is not shown, as it may hold a secret: run "docker-credential-${helper} get" on the runner to see it`,
+        ),
+      );
     });
     child.stdin.on('error', () => {}); // helper may exit before reading
     child.stdin.end(serverUrl);
@@ -91,8 +99,15 @@ export const runCredentialHelper: HelperRunner = (helper, serverUrl) =>
 
 /** Parses a helper's `{ServerURL, Username, Secret}` answer (`<token>` user = identity token). */
 export function credentialFromHelperOutput(stdout: string): Credential | undefined {
-  const parsed = JSON.parse(stdout) as { Username?: string; Secret?: string };
+  let parsed: { Username?: string; Secret?: string };
+  try {
+    parsed = JSON.parse(stdout) as { Username?: string; Secret?: string };
+  } catch {
+    // JSON.parse quotes the text it could not read: that text is the helper's secret answer.
+    throw new Error('a credential helper answered with something other than JSON (not shown)');
+  }
   if (!parsed.Secret) return undefined;
+  maskCredential(parsed.Username ?? '', parsed.Secret);
   if (parsed.Username === '<token>') return { identityToken: parsed.Secret };
   return { username: parsed.Username ?? '', password: parsed.Secret };
 }
@@ -128,11 +143,18 @@ export function dockerConfigCredentials(
     const match = exact ?? auths.find(([key]) => registryKey(key) === want);
     if (match) {
       const cred = credentialFromAuthEntry(match[1]);
-      if (cred) return cred;
+      if (cred) return masked(cred);
     }
     if (config.credsStore) return fromHelper(config.credsStore);
     return undefined;
   };
+}
+
+/** A credential read from a docker config, masked before anything can print it. */
+function masked(cred: Credential): Credential {
+  if ('identityToken' in cred) maskSecret(cred.identityToken);
+  else maskCredential(cred.username, cred.password);
+  return cred;
 }
 
 /** Credentials already held in memory, keyed by registry (any form registryKey understands). */

@@ -86,6 +86,11 @@ describe('images input is validated', () => {
     ['localhost:port/app', 'localhost:port/app', /registry host/],
     ['user/app,Bad Name', 'user/app,Bad Name', /whitespace/],
     ['user/app,', 'user/app,', /empty/],
+    // Docker Hub without a namespace is library/<name>, which nobody but Docker pushes to.
+    ['myapp', 'myapp', /library\/myapp.*put the user or organisation in front, like acme\/myapp/],
+    ['docker.io/myapp', 'docker.io/myapp', /library\/myapp.*user or organisation/],
+    ['index.docker.io/myapp', 'index.docker.io/myapp', /library\/myapp/],
+    ['ghcr.io/acme/api,myapp', 'ghcr.io/acme/api,myapp', /library\/myapp/],
   ])('%j', (images, line, reason) => {
     expectInputError(() => run({ images, tags: 'type=raw,value=x' }, dev()), 'images', line, reason);
   });
@@ -97,7 +102,6 @@ describe('images input is validated', () => {
 
   it.each([
     'user/app',
-    'app',
     'docker.io/library/app',
     'GHCR.IO/Acme/App',
     'localhost/app',

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import {
   type BuildFacts,
+  buildTypeOf,
   githubFacts,
   parseProvenance,
   purl,
@@ -176,6 +177,43 @@ describe('the in-toto statement', () => {
       [],
     );
     expect((s.subject as any)[0].name).toBe('pkg:docker/r.io/a?platform=linux%2Farm64');
+  });
+});
+
+describe('buildType names the action that made the statement', () => {
+  const run = { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/api', GITHUB_SHA: SHA };
+  it.each([
+    [
+      'the repository and ref of `uses: owner/repo@ref`',
+      { GITHUB_ACTION_REPOSITORY: 'someone/publish-image', GITHUB_ACTION_REF: 'v2' },
+      'https://github.com/someone/publish-image/blob/v2/README.md#provenance',
+    ],
+    [
+      'a pinned commit',
+      { GITHUB_ACTION_REPOSITORY: 'someone/publish-image', GITHUB_ACTION_REF: SHA },
+      `https://github.com/someone/publish-image/blob/${SHA}/README.md#provenance`,
+    ],
+    [
+      'a local action (`uses: ./`): the workflow repository at the commit built',
+      { GITHUB_ACTION_REPOSITORY: '', GITHUB_ACTION_REF: '' },
+      `https://github.com/acme/api/blob/${SHA}/README.md#provenance`,
+    ],
+    [
+      'a GitHub Enterprise server',
+      {
+        GITHUB_SERVER_URL: 'https://ghe.example',
+        GITHUB_ACTION_REPOSITORY: 'ops/pi',
+        GITHUB_ACTION_REF: 'main',
+      },
+      'https://ghe.example/ops/pi/blob/main/README.md#provenance',
+    ],
+  ])('%s', (_what, env, want) => {
+    const github = githubFacts({ ...run, ...env });
+    expect(buildTypeOf(github)).toBe(want);
+    const v1 = provenanceStatement(subject, facts({ github }), { version: 'v1', mode: 'min' }, []);
+    const v02 = provenanceStatement(subject, facts({ github }), { version: 'v0.2', mode: 'min' }, []);
+    expect((v1.predicate as any).buildDefinition.buildType).toBe(want);
+    expect((v02.predicate as any).buildType).toBe(want);
   });
 });
 

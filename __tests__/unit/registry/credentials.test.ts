@@ -99,6 +99,36 @@ describe('docker config.json credentials', () => {
     }
   });
 
+  it("a failing helper's output stays out of the error, and the helper sees none of the step's inputs", async () => {
+    const bin = join(dir, 'bin-noisy');
+    await (await import('node:fs/promises')).mkdir(bin, { recursive: true });
+    const seen = join(dir, 'noisy-env');
+    await writeFile(
+      join(bin, 'docker-credential-noisy'),
+      `#!/bin/sh\nenv > '${seen}'\necho 'stdout-secret-XYZ'\necho 'stderr-secret-XYZ' >&2\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ credsStore: 'noisy' }));
+    const old = { path: process.env.PATH, input: process.env.INPUT_PASSWORD };
+    process.env.PATH = `${bin}:${old.path}`;
+    process.env.INPUT_PASSWORD = 'input-password-ABC';
+    try {
+      const err = await dockerConfigCredentials(dir)('noisy.example.com').catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(
+        /docker-credential-noisy failed \(exit 1\) for noisy.example.com/,
+      );
+      expect((err as Error).message).not.toMatch(/secret-XYZ/);
+      const env = await (await import('node:fs/promises')).readFile(seen, 'utf8');
+      expect(env).toContain('PATH=');
+      expect(env).not.toMatch(/INPUT_|input-password-ABC/);
+    } finally {
+      process.env.PATH = old.path;
+      if (old.input === undefined) delete process.env.INPUT_PASSWORD;
+      else process.env.INPUT_PASSWORD = old.input;
+    }
+  });
+
   it('has no credentials when config.json is missing', async () => {
     expect(await dockerConfigCredentials(join(dir, 'nope'))('docker.io')).toBeUndefined();
   });
