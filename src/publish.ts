@@ -2,17 +2,8 @@
 import * as core from '@actions/core';
 import { userDockerConfigDir } from './docker/login.js';
 import { closeSession, openSession, type Session } from './session.js';
-import { build } from './build/build.js';
-import { detectBuilder } from './build/builder.js';
-import { assertBuilderCan } from './build/features.js';
-import { type Builder } from './build/builder.js';
-import {
-  type BuildCache,
-  type CacheStep,
-  cacheFromFor,
-  prepareCache,
-  saveCache,
-} from './build/cache/cache.js';
+import { type BuildCache, saveCache } from './build/cache/cache.js';
+import { buildImages } from './build/step.js';
 import { builtBase } from './build/dockerfile.js';
 import { daemonBase } from './docker/inspect.js';
 import { InputError, messageOf } from './errors.js';
@@ -252,106 +243,9 @@ async function imagesToPush(
 ): Promise<{ images: { platform: string; id: string }[]; cache?: BuildCache }> {
   const { inputs } = s;
   if (inputs.mergeDigests.length) return { images: [] };
-  const platforms = inputs.platforms.length ? inputs.platforms : [''];
   if (inputs.source)
     return { images: [{ platform: inputs.platforms[0] ?? '', id: (await session.source!).id }] };
-  // A build this builder cannot run fails here, before the logins are waited for.
-  const builder = await detectBuilder(session.docker);
-  core.info(`Builder: ${builder.description}`);
-  assertBuilderCan(builder, inputs);
-  // Local tags only make sense for a single image; platforms would overwrite each other.
-  const multi = inputs.platforms.length > 1 || inputs.pushByDigest;
-  const cache = await prepareCache(cacheStepOf(s, session, builder, multi));
-  await session.loggedIn; // FROM and --pull may need the registry's credentials
-  const images: { platform: string; id: string }[] = [];
-  for (const platform of platforms) {
-    const builtStages = await buildStages(s, session, builder, cache);
-    core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
-    try {
-      const options = {
-        ...inputs,
-        ...cacheOptions(cache, builder, builtStages),
-        labels: s.meta.labels,
-        platform: platform || undefined,
-        tags: multi ? [] : s.meta.tags,
-      };
-      const { id, resolvedBases, stats } = await build(session.docker, options, builder, logger);
-      images.push({ platform, id });
-      await recorder?.built(platform, resolvedBases);
-      core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
-      sayCachedSteps(cache, 'the image', stats);
-    } finally {
-      core.endGroup();
-    }
-  }
-  return { images, cache };
-}
-
-function cacheStepOf(s: Step, session: Session, builder: Builder, multi: boolean): CacheStep {
-  const payload = s.run.payload ?? {};
-  const pr = Number(payload.pull_request?.number ?? payload.number);
-  return {
-    inputs: s.inputs,
-    builder,
-    repos: s.targets,
-    run: {
-      eventName: s.run.eventName,
-      ref: s.run.ref,
-      pullRequest: Number.isInteger(pr) && pr > 0 ? pr : undefined,
-      defaultBranch: String(payload.repository?.default_branch ?? ''),
-      noSecrets: s.noSecrets !== undefined,
-    },
-    clients: session.lookupClients,
-    docker: session.docker,
-    auth: session.auth,
-    loggedIn: session.loggedIn,
-    multi,
-    log: logger,
-  };
-}
-
-function cacheOptions(cache: BuildCache, builder: Builder, builtStages: string[]) {
-  return {
-    cacheFrom: cacheFromFor(cache, builder, builtStages),
-    cacheTo: cache.cacheTo,
-    inlineCache: cache.inlineCache,
-  };
-}
-
-/** One line in the log and the summary: how much of a build came from the cache. */
-function sayCachedSteps(cache: BuildCache, what: string, stats: { steps: number; cached: number }): void {
-  const line = `${stats.cached} of ${stats.steps} RUN/COPY/ADD steps of ${what} came from the cache`;
-  core.info(line);
-  cache.summary.push(`- ${line}.`);
-}
-
-/** The stages the image needs, each built alone (and tagged) so that it can be cached. */
-async function buildStages(
-  s: Step,
-  session: Session,
-  builder: Builder,
-  cache: BuildCache,
-): Promise<string[]> {
-  const built: string[] = [];
-  for (const stage of cache.stages) {
-    core.startGroup(`Build stage ${stage.name} (for the build cache)`);
-    try {
-      const options = {
-        ...s.inputs,
-        ...cacheOptions(cache, builder, built),
-        cacheTo: [],
-        target: stage.name,
-        labels: {},
-        tags: [stage.localRef],
-      };
-      const { stats } = await build(session.docker, options, builder, logger);
-      built.push(stage.localRef);
-      sayCachedSteps(cache, `stage ${stage.name}`, stats);
-    } finally {
-      core.endGroup();
-    }
-  }
-  return built;
+  return buildImages(s, session, recorder, logger);
 }
 
 /** The digest the first image's registry holds for what was pushed (its first tag's). */
