@@ -205,6 +205,14 @@ export class RegistryClient {
     return { digest: m.digest, mediaType: m.mediaType, size: m.body.length, body: m.body };
   }
 
+  /** Manifests this client PUT, by digest: a copy under another tag needs no GET (Hub counts GETs). */
+  private readonly putBodies = new Map<string, { body: Buffer; mediaType: string }>();
+
+  /** The bytes and type of a manifest this client PUT (in any repository), if it did. */
+  manifestPut(digest: string): { body: Buffer; mediaType: string } | undefined {
+    return this.putBodies.get(digest);
+  }
+
   /** PUTs manifest bytes under a tag or digest; returns the digest (verified against the body). */
   async putManifest(repo: string, ref: string, body: Buffer, mediaType: string): Promise<string> {
     const digest = sha256Digest(body);
@@ -233,6 +241,7 @@ export class RegistryClient {
           { registry: this.registry, ref: refString(repo, ref), retryable: false, code: 'DIGEST_INVALID' },
         );
       }
+      this.putBodies.set(digest, { body, mediaType });
       return digest;
     });
   }

@@ -1,0 +1,175 @@
+/**
+ * The build cache of one step, on by default: before the build, which cache entries the run
+ * may read and which of them exist (registry HEADs, side by side with the logins), the images
+ * the classic builder needs pulled, and the builds of the stages a multi-stage Dockerfile
+ * needs; after the push, the entries this run writes. See scope.ts for who reads and writes
+ * what, stages.ts for the tags, sources.ts and write.ts for the registry side.
+ */
+import { readFileSync } from 'node:fs';
+import type { Docker } from '../../docker/cli.js';
+import type { EngineAuth } from '../../docker/engine.js';
+import { messageOf } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { RegistryClient } from '../../registry/client.js';
+import type { Builder } from '../builder.js';
+import type { BuildInputs } from '../inputs.js';
+import { cacheFlags } from './options.js';
+import { type CacheRun, type CacheScopes, cacheScopes } from './scope.js';
+import { type CacheRepo, type CacheSources, describeSources, findCacheSources } from './sources.js';
+import { type CachedStage, cacheTag, neededStages } from './stages.js';
+import { describeWrite, writeCache } from './write.js';
+
+export interface CacheStep {
+  inputs: BuildInputs;
+  builder: Builder;
+  /** The images this step publishes, in `images` order: the cache lives beside them. */
+  repos: CacheRepo[];
+  run: CacheRun;
+  clients: (registry: string) => RegistryClient;
+  docker: Docker;
+  auth: (registry: string) => EngineAuth | undefined;
+  loggedIn: Promise<void>;
+  /** Several platforms or push-by-digest legs: no automatic cache (one image per run only). */
+  multi: boolean;
+  log: Logger;
+}
+
+/** What every build of the step adds for the cache, and what the step writes afterwards. */
+export interface BuildCache {
+  cacheFrom: string[];
+  cacheTo: string[];
+  inlineCache: boolean;
+  /** Stages to build (and cache) before the image, in Dockerfile order. */
+  stages: (CachedStage & { name: string; localRef: string })[];
+  /** Where this run writes; undefined when it writes nothing. */
+  write?: { scope: string; repo: CacheRepo };
+  /** Lines for the job summary (names and refs only). */
+  summary: string[];
+}
+
+/** buildx's driver, asked only when a cache export needs to know it. */
+async function buildxDriver(docker: Docker): Promise<string> {
+  const out = await docker.run(['buildx', 'inspect']).catch(() => ({ stdout: '' }));
+  return /^Driver:\s*(\S+)/m.exec(out.stdout)?.[1] ?? '';
+}
+
+/** Pulls what the classic builder needs in the daemon; a pull that fails is a warning. */
+async function pullForClassic(c: CacheStep, refs: string[]): Promise<string[]> {
+  const pulled = await Promise.all(
+    refs.map(async (ref) => {
+      const registry = c.repos.find((r) => ref.startsWith(`${r.name}:`))?.registry;
+      try {
+        await c.docker.pull(ref, { auth: registry ? c.auth(registry) : undefined, loggedIn: c.loggedIn });
+        return ref;
+      } catch (err) {
+        c.log.warning(`Build cache ${ref} could not be pulled, building without it: ${messageOf(err).split('\n')[0]}`);
+        return undefined;
+      }
+    }),
+  );
+  return pulled.filter((r): r is string => r !== undefined);
+}
+
+/** The stages worth caching: needed by the build, and named (`--target` takes only names). */
+function stagesOf(c: CacheStep, scopes: CacheScopes): BuildCache['stages'] {
+  let text: string;
+  try {
+    text = readFileSync(c.inputs.file, 'utf8');
+  } catch {
+    return [];
+  }
+  const needed = neededStages(text, c.inputs.buildArgs, c.inputs.target);
+  const unnamed = needed.filter((s) => !s.name);
+  if (unnamed.length)
+    c.log.info(
+      `Build cache: stage ${unnamed.map((s) => s.index).join(', ')} has no name (FROM … AS name), so it is not cached on its own`,
+    );
+  const scope = scopes.write ?? 'local';
+  return needed
+    .filter((s): s is CachedStage & { name: string } => !!s.name)
+    .map((s) => ({ ...s, localRef: `${c.repos[0]!.name}:${cacheTag(scope, s.key)}` }));
+}
+
+/** Everything before the build: throws (before it) when a cache input cannot work here. */
+export async function prepareCache(c: CacheStep): Promise<BuildCache> {
+  const { inputs, builder } = c;
+  const driver = builder.kind === 'buildx' && inputs.cacheTo.length ? await buildxDriver(c.docker) : '';
+  const flags = cacheFlags(builder, inputs.cacheFrom, inputs.cacheTo, driver);
+  const base: BuildCache = {
+    cacheFrom: flags.from,
+    cacheTo: flags.to,
+    inlineCache: flags.inline && builder.kind !== 'classic',
+    stages: [],
+    summary: [],
+  };
+  const off = !inputs.cache
+    ? 'off (input cache: false)'
+    : c.multi
+      ? 'not kept for multi-platform or push-by-digest builds'
+      : c.repos.length === 0
+        ? 'no image to keep it beside'
+        : undefined;
+  if (off) {
+    c.log.info(`Build cache: ${off}`);
+    base.summary.push(`Automatic cache ${off}.`);
+    if (flags.pull.length) await pullForClassic(c, flags.pull);
+    return base;
+  }
+  const scopes = cacheScopes(c.run);
+  const stages = stagesOf(c, scopes);
+  const sources: CacheSources = inputs.noCache
+    ? { lookups: [], refs: [] }
+    : await findCacheSources(c.repos, scopes, stages, c.clients, c.log);
+  for (const line of inputs.noCache ? ['Build cache: not read (no-cache: true)'] : describeSources(sources, scopes))
+    c.log.info(line);
+  if (scopes.noWrite) c.log.info(`Build cache: this run writes none: ${scopes.noWrite}`);
+  const from = [...sources.refs, ...flags.from];
+  if (builder.kind === 'classic') await pullForClassic(c, [...sources.refs, ...flags.pull]);
+  return {
+    ...base,
+    cacheFrom: from,
+    inlineCache: builder.kind !== 'classic',
+    stages,
+    write: scopes.write ? { scope: scopes.write, repo: c.repos[0]! } : undefined,
+    summary: summaryOfSources(sources, scopes),
+  };
+}
+
+function summaryOfSources(s: CacheSources, scopes: CacheScopes): string[] {
+  const out = [`Read from (in order): ${scopes.read.map((x) => `\`${cacheTag(x)}\``).join(', ') || 'nothing'}.`];
+  for (const l of s.lookups) {
+    const what = l.key ? `stage \`${l.key}\`` : 'image';
+    out.push(`- ${what}: ${l.ref ? `\`${l.ref}\`` : 'none yet'}`);
+  }
+  if (!scopes.write) out.push(`Written: nothing (${scopes.noWrite}).`);
+  return out;
+}
+
+/** The `--cache-from` of a build: found entries, the user's, and (classic) stages built here. */
+export function cacheFromFor(cache: BuildCache, builder: Builder, builtStages: string[]): string[] {
+  return builder.kind === 'classic' ? [...cache.cacheFrom, ...builtStages] : cache.cacheFrom;
+}
+
+/** After the push: the stage images and the image's entry; a failure is a warning, never the step's. */
+export async function saveCache(
+  cache: BuildCache,
+  c: Pick<CacheStep, 'docker' | 'clients' | 'auth' | 'loggedIn' | 'log'>,
+  imageDigest: string | undefined,
+): Promise<void> {
+  if (!cache.write) return;
+  const { repo, scope } = cache.write;
+  try {
+    const result = await writeCache(
+      { repo, scope, stages: cache.stages.map((s) => ({ key: s.key, localRef: s.localRef })), imageDigest },
+      c.docker,
+      c.clients(repo.registry),
+      { auth: c.auth(repo.registry), loggedIn: c.loggedIn, log: c.log },
+    );
+    const lines = describeWrite(result);
+    for (const line of lines) c.log.info(line);
+    cache.summary.push(`Written: ${result.written.map((w) => `\`${w.ref}\``).join(', ') || 'nothing'}.`);
+  } catch (err) {
+    c.log.warning(`The build cache was not written (${repo.name}, ${scope}): ${messageOf(err).split('\n')[0]}`);
+    cache.summary.push(`Not written: ${messageOf(err).split('\n')[0]}`);
+  }
+}

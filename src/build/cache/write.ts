@@ -1,0 +1,89 @@
+/**
+ * Writing a run's cache: each stage image under `buildcache-<scope>--<stage>` and the published
+ * image's manifest under `buildcache-<scope>`, in the first registry of `images`. An entry is
+ * overwritten, never accumulated: the stage manifest it replaced is deleted where the registry
+ * allows deletes and no other cache entry names it (identical stages of two scopes share a
+ * digest). The image's own entry is the published manifest, so its old digest is a release's
+ * and is never deleted.
+ */
+import type { Docker } from '../../docker/cli.js';
+import type { EngineAuth } from '../../docker/engine.js';
+import { messageOf } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { RegistryClient } from '../../registry/client.js';
+import type { CacheRepo } from './sources.js';
+import { cacheTag, isCacheTag } from './stages.js';
+
+export interface CacheWrite {
+  repo: CacheRepo;
+  scope: string;
+  /** Local stage images, by stage key (tagged `<repo>:<cache tag>` by the build). */
+  stages: { key: string; localRef: string }[];
+  /** The digest the registry holds for the published image in `repo`. */
+  imageDigest?: string;
+}
+
+export interface CacheWriteResult {
+  written: { ref: string; digest?: string }[];
+  replaced: { ref: string; digest: string; outcome: 'deleted' | 'kept' | 'deletes disabled' }[];
+}
+
+/** Deletes `old` unless another cache tag still names it; says what became of it. */
+async function dropReplaced(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  old: string,
+): Promise<'deleted' | 'kept' | 'deletes disabled'> {
+  const tags = (await client.listTags(repository)).filter((t) => isCacheTag(t) && t !== tag);
+  const heads = await Promise.all(tags.map((t) => client.headManifest(repository, t).catch(() => undefined)));
+  if (heads.some((h) => h?.digest === old)) return 'kept';
+  const r = await client.deleteManifest(repository, old);
+  return r === 'unsupported' ? 'deletes disabled' : 'deleted';
+}
+
+/** Pushes the stage images and points the image's entry at the published manifest. */
+export async function writeCache(
+  w: CacheWrite,
+  docker: Docker,
+  client: RegistryClient,
+  o: { auth?: EngineAuth; loggedIn: Promise<void>; log: Logger },
+): Promise<CacheWriteResult> {
+  const out: CacheWriteResult = { written: [], replaced: [] };
+  const { repository } = w.repo;
+  for (const s of w.stages) {
+    const tag = cacheTag(w.scope, s.key);
+    const old = await client.headManifest(repository, tag).catch(() => undefined);
+    const pushed = await docker.push(s.localRef, { auth: o.auth, loggedIn: o.loggedIn });
+    out.written.push({ ref: s.localRef, digest: pushed.digest });
+    if (old && pushed.digest && old.digest !== pushed.digest) {
+      const outcome = await dropReplaced(client, repository, tag, old.digest).catch((err: unknown) => {
+        o.log.warning(`The replaced cache manifest ${w.repo.name}@${old.digest} stays: ${messageOf(err)}`);
+        return 'kept' as const;
+      });
+      out.replaced.push({ ref: s.localRef, digest: old.digest, outcome });
+    }
+  }
+  if (w.imageDigest) {
+    const tag = cacheTag(w.scope);
+    // The manifest the step just put, when this client put it; a GET only after a daemon push.
+    const m = client.manifestPut(w.imageDigest) ?? (await client.getManifest(repository, w.imageDigest));
+    await client.putManifest(repository, tag, m.body, m.mediaType);
+    out.written.push({ ref: `${w.repo.name}:${tag}`, digest: w.imageDigest });
+  }
+  return out;
+}
+
+/** The log's lines on what was written. */
+export function describeWrite(r: CacheWriteResult): string[] {
+  const lines = r.written.map((x) => `Build cache written: ${x.ref}${x.digest ? ` (${x.digest})` : ''}`);
+  for (const x of r.replaced)
+    lines.push(
+      x.outcome === 'deleted'
+        ? `  replaced ${x.digest}, deleted`
+        : x.outcome === 'kept'
+          ? `  replaced ${x.digest}, kept: another cache entry names it`
+          : `  replaced ${x.digest}, kept: the registry has deletes disabled (405), so replaced cache manifests stay until its garbage collection or a delete`,
+    );
+  return lines;
+}

@@ -1,0 +1,138 @@
+/**
+ * The step's builds: the builder chosen and said, what it cannot do refused before anything is
+ * built, the build cache read, the stages a multi-stage Dockerfile needs built (and cached) on
+ * their own, then the image for each platform, each build's cache hits said.
+ */
+import * as core from '@actions/core';
+import type { Inputs } from '../inputs.js';
+import type { Logger } from '../log.js';
+import type { Target } from '../engine/push.js';
+import type { Run } from '../event.js';
+import type { ProvenanceRecorder } from '../provenance/recorder.js';
+import type { Session } from '../session.js';
+import { build } from './build.js';
+import { type Builder, detectBuilder } from './builder.js';
+import { type BuildCache, type CacheStep, cacheFromFor, prepareCache } from './cache/cache.js';
+import { assertBuilderCan } from './features.js';
+
+/** What the builds need of the step. */
+export interface BuildStep {
+  inputs: Inputs;
+  meta: { labels: Record<string, string>; tags: string[] };
+  targets: Target[];
+  run: Run;
+  /** Why this run has no secrets (a fork's pull request), if it has none. */
+  noSecrets?: string;
+}
+
+type Image = { platform: string; id: string };
+
+/** Builds the image of every platform; the cache it read, for the step to write after the push. */
+export async function buildImages(
+  s: BuildStep,
+  session: Session,
+  recorder: ProvenanceRecorder | undefined,
+  log: Logger,
+): Promise<{ images: Image[]; cache: BuildCache }> {
+  const { inputs } = s;
+  // A build this builder cannot run fails here, before the logins are waited for.
+  const builder = await detectBuilder(session.docker);
+  core.info(`Builder: ${builder.description}`);
+  assertBuilderCan(builder, inputs);
+  // Local tags only make sense for a single image; platforms would overwrite each other.
+  const multi = inputs.platforms.length > 1 || inputs.pushByDigest;
+  const cache = await prepareCache(cacheStepOf(s, session, builder, multi, log));
+  await session.loggedIn; // FROM and --pull may need the registry's credentials
+  const images: Image[] = [];
+  for (const platform of inputs.platforms.length ? inputs.platforms : ['']) {
+    const builtStages = await buildStages(s, session, builder, cache, log, platform);
+    core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
+    try {
+      const options = {
+        ...inputs,
+        ...cacheOptions(cache, builder, builtStages),
+        labels: s.meta.labels,
+        platform: platform || undefined,
+        tags: multi ? [] : s.meta.tags,
+      };
+      const { id, resolvedBases, stats } = await build(session.docker, options, builder, log);
+      images.push({ platform, id });
+      await recorder?.built(platform, resolvedBases);
+      core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
+      sayCachedSteps(cache, 'the image', stats);
+    } finally {
+      core.endGroup();
+    }
+  }
+  return { images, cache };
+}
+
+function cacheStepOf(s: BuildStep, session: Session, builder: Builder, multi: boolean, log: Logger): CacheStep {
+  const payload = s.run.payload ?? {};
+  const pr = Number(payload.pull_request?.number ?? payload.number);
+  return {
+    inputs: s.inputs,
+    builder,
+    repos: s.targets,
+    run: {
+      eventName: s.run.eventName,
+      ref: s.run.ref,
+      pullRequest: Number.isInteger(pr) && pr > 0 ? pr : undefined,
+      defaultBranch: String(payload.repository?.default_branch ?? ''),
+      noSecrets: s.noSecrets !== undefined,
+    },
+    clients: session.lookupClients,
+    docker: session.docker,
+    auth: session.auth,
+    loggedIn: session.loggedIn,
+    multi,
+    log,
+  };
+}
+
+function cacheOptions(cache: BuildCache, builder: Builder, builtStages: string[]) {
+  return {
+    cacheFrom: cacheFromFor(cache, builder, builtStages),
+    cacheTo: cache.cacheTo,
+    inlineCache: cache.inlineCache,
+  };
+}
+
+/** One line in the log and the summary: how much of a build came from the cache. */
+function sayCachedSteps(cache: BuildCache, what: string, stats: { steps: number; cached: number }): void {
+  const line = `${stats.cached} of ${stats.steps} RUN/COPY/ADD steps of ${what} came from the cache`;
+  core.info(line);
+  cache.summary.push(`- ${line}.`);
+}
+
+/** The stages the image needs, each built alone (and tagged) so that it can be cached. */
+async function buildStages(
+  s: BuildStep,
+  session: Session,
+  builder: Builder,
+  cache: BuildCache,
+  log: Logger,
+  platform: string,
+): Promise<string[]> {
+  const built: string[] = [];
+  for (const stage of cache.stages) {
+    core.startGroup(`Build stage ${stage.name} (for the build cache)`);
+    try {
+      const options = {
+        ...s.inputs,
+        ...cacheOptions(cache, builder, built),
+        cacheTo: [],
+        target: stage.name,
+        platform: platform || undefined,
+        labels: {},
+        tags: [stage.localRef],
+      };
+      const { stats } = await build(session.docker, options, builder, log);
+      built.push(stage.localRef);
+      sayCachedSteps(cache, `stage ${stage.name}`, stats);
+    } finally {
+      core.endGroup();
+    }
+  }
+  return built;
+}
