@@ -43,7 +43,8 @@ describe('the README demo (scripts/demo.sh) on the test bed', () => {
       .map((l) => ({ name: l.name, tags: [...l.tags].sort() }));
     const release = ['1.2', '1.2.3', 'latest', 'sha-0123456'];
     expect(held).toEqual([
-      { name: 'acme/demo', tags: release },
+      // The release's build cache entry, beside the first image (see cache.test.ts).
+      { name: 'acme/demo', tags: [...release, 'buildcache-release'].sort() },
       { name: `${bed.reg3User}/demo`, tags: release },
     ]);
     expect(out).toMatch(/credentials left behind under RUNNER_TEMP and HOME \(expect none\)\nnone$/m);

@@ -317,6 +317,8 @@ describe('pull request previews', () => {
       expect(report.removed.map((x) => x.ref).sort()).toEqual(
         [
           ...pr7Tags.map((t) => `${first.host}/${repo}:${t}`),
+          // PR 7's build cache, kept beside the first image (cache.test.ts), goes with it.
+          `${first.host}/${repo}:buildcache-pr-7`,
           `docker.io/${hubRepo}:pr-7`,
           `docker.io/${hubRepo}:sha-${A1.slice(0, 7)}`,
           `ghcr.io/${pkg}:pr-7`,

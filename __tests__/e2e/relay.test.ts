@@ -163,6 +163,8 @@ describe.each(REGISTRY_KINDS)(
         expect(
           to(p, 'PUT', repo, MANIFEST)
             .map((q) => q.path.split('/').pop())
+            // The build cache's entry is one more PUT of the same manifest (cache.test.ts).
+            .filter((t) => !t!.startsWith('buildcache-'))
             .sort(),
         ).toEqual(tags);
       expectNoLeak(r, all);

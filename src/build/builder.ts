@@ -45,14 +45,22 @@ export async function detectBuilder(docker: Docker, env: NodeJS.ProcessEnv = pro
     .catch(() => undefined);
   const cli = `docker ${cliVersion ?? '(version unknown)'}`;
   if (wanted === false)
-    return { kind: 'classic', cliVersion, description: `classic docker build (${cli}; DOCKER_BUILDKIT=0 asks for it)` };
+    return {
+      kind: 'classic',
+      cliVersion,
+      description: `classic docker build (${cli}; DOCKER_BUILDKIT=0 asks for it)`,
+    };
   const buildx = await docker
     .run(['buildx', 'version'])
     .then((r) => r.stdout.trim())
     .catch(() => undefined);
   if (buildx) {
     const v = /\sv?(\d+\.\d+\.\d+\S*)/.exec(buildx)?.[1] ?? '';
-    return { kind: 'buildx', cliVersion, description: `BuildKit through buildx ${v} (docker buildx build --load)`.trim() };
+    return {
+      kind: 'buildx',
+      cliVersion,
+      description: `BuildKit through buildx ${v} (docker buildx build --load)`.trim(),
+    };
   }
   if (wanted) {
     if (major(cliVersion) < 23)

@@ -39,13 +39,16 @@ function csvField(s: string): string {
 }
 
 export function secretFlag(s: BuildSecret): string {
-  return 'file' in s
-    ? `id=${s.id},${csvField(`src=${s.file}`)}`
-    : `id=${s.id},${csvField(`env=${s.env}`)}`;
+  return 'file' in s ? `id=${s.id},${csvField(`src=${s.file}`)}` : `id=${s.id},${csvField(`env=${s.env}`)}`;
 }
 
 /** The arguments after `docker`; `noCache` may differ from the input (a rebuild). */
-export function buildCommand(o: BuildCommandOptions, iidFile: string, b: Builder, noCache = o.noCache): string[] {
+export function buildCommand(
+  o: BuildCommandOptions,
+  iidFile: string,
+  b: Builder,
+  noCache = o.noCache,
+): string[] {
   const args =
     b.kind === 'buildx'
       ? ['buildx', 'build', '--load', '--progress=plain']

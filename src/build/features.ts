@@ -43,7 +43,8 @@ export function buildKitLine(text: string): KitLine | undefined {
   for (const ins of instructions(text)) {
     const head = ins.args.replace(/^((--\S+)\s+)*/, '');
     if (ins.keyword === 'RUN') {
-      for (const [what, re] of Object.entries(FLAGS)) if (re.test(leadingFlags(ins.args))) return at(ins, what);
+      for (const [what, re] of Object.entries(FLAGS))
+        if (re.test(leadingFlags(ins.args))) return at(ins, what);
       if (HEREDOC.test(head)) return at(ins, 'a heredoc (RUN <<EOF)');
     }
     if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {

@@ -143,7 +143,11 @@ function readSsh(): string[] {
   for (const line of lines(core.getInput('ssh'))) {
     if (line === 'default') {
       if (!process.env.SSH_AUTH_SOCK)
-        throw new InputError('ssh', line, 'needs an ssh agent: SSH_AUTH_SOCK is not set (start ssh-agent first)');
+        throw new InputError(
+          'ssh',
+          line,
+          'needs an ssh agent: SSH_AUTH_SOCK is not set (start ssh-agent first)',
+        );
       out.push(line);
       continue;
     }
@@ -165,7 +169,11 @@ function readBuildOptions(): Pick<BuildInputs, 'buildContexts' | 'addHosts' | 's
     // build-push-action takes host:ip and host=ip; docker takes host:ip.
     const m = /^([^:=]+)[:=](.+)$/.exec(h);
     if (!m || !HOST.test(m[1]!) || !IP.test(m[2]!))
-      throw new InputError('add-hosts', h, 'each entry must be host:ip (an IPv4 or IPv6 address, or host-gateway)');
+      throw new InputError(
+        'add-hosts',
+        h,
+        'each entry must be host:ip (an IPv4 or IPv6 address, or host-gateway)',
+      );
     return `${m[1]}:${m[2]}`;
   });
   const shmSize = core.getInput('shm-size').trim();
@@ -175,7 +183,11 @@ function readBuildOptions(): Pick<BuildInputs, 'buildContexts' | 'addHosts' | 's
   for (const u of ulimits) {
     const m = /^([a-z]+)=(-?\d+)(:(-?\d+))?$/.exec(u);
     if (!m || !ULIMITS.includes(m[1]!))
-      throw new InputError('ulimit', u, `each line must be type=soft[:hard], type one of ${ULIMITS.join(', ')}`);
+      throw new InputError(
+        'ulimit',
+        u,
+        `each line must be type=soft[:hard], type one of ${ULIMITS.join(', ')}`,
+      );
   }
   return { buildContexts, addHosts, shmSize, ulimits };
 }
@@ -192,11 +204,13 @@ export function readBuildInputs(builds: boolean): BuildInputs {
   if (builds) {
     if (!existsSync(context) || !statSync(context).isDirectory())
       throw new InputError('context', context, 'is not a directory in the workspace');
-    if (!existsSync(file)) throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
+    if (!existsSync(file))
+      throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
   }
   const buildArgs = lines(core.getInput('build-args'));
   for (const a of buildArgs)
-    if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a)) throw new InputError('build-args', a, 'each line must be NAME=value');
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
+      throw new InputError('build-args', a, 'each line must be NAME=value');
   return {
     platforms,
     context,

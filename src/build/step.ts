@@ -12,7 +12,7 @@ import type { ProvenanceRecorder } from '../provenance/recorder.js';
 import type { Session } from '../session.js';
 import { build } from './build.js';
 import { type Builder, detectBuilder } from './builder.js';
-import { type BuildCache, type CacheStep, cacheFromFor, prepareCache } from './cache/cache.js';
+import { type BuildCache, type CacheStep, cacheFromFor, noteBuild, prepareCache } from './cache/cache.js';
 import { assertBuilderCan } from './features.js';
 
 /** What the builds need of the step. */
@@ -60,6 +60,7 @@ export async function buildImages(
       await recorder?.built(platform, resolvedBases);
       core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
       sayCachedSteps(cache, 'the image', stats);
+      noteBuild(cache, '', stats);
     } finally {
       core.endGroup();
     }
@@ -67,7 +68,13 @@ export async function buildImages(
   return { images, cache };
 }
 
-function cacheStepOf(s: BuildStep, session: Session, builder: Builder, multi: boolean, log: Logger): CacheStep {
+function cacheStepOf(
+  s: BuildStep,
+  session: Session,
+  builder: Builder,
+  multi: boolean,
+  log: Logger,
+): CacheStep {
   const payload = s.run.payload ?? {};
   const pr = Number(payload.pull_request?.number ?? payload.number);
   return {
@@ -130,6 +137,7 @@ async function buildStages(
       const { stats } = await build(session.docker, options, builder, log);
       built.push(stage.localRef);
       sayCachedSteps(cache, `stage ${stage.name}`, stats);
+      noteBuild(cache, stage.key, stats);
     } finally {
       core.endGroup();
     }

@@ -15,13 +15,49 @@ function docker(version: string, buildx?: string): Docker {
 
 describe('the builder each machine gets', () => {
   it.each([
-    ['a hosted runner (docker 28 with buildx)', docker('28.0.4', 'github.com/docker/buildx v0.23.0 28c90ea'), {}, 'buildx', /buildx 0\.23\.0/],
-    ['buildx even when DOCKER_BUILDKIT=1', docker('28.0.4', 'github.com/docker/buildx v0.23.0 x'), { DOCKER_BUILDKIT: '1' }, 'buildx', /buildx/],
-    ['docker 20.10 with DOCKER_BUILDKIT=1', docker('20.10.24+dfsg1'), { DOCKER_BUILDKIT: '1' }, 'buildkit', /run by docker 20\.10\.24 itself/],
-    ['docker 20.10 with DOCKER_BUILDKIT=true', docker('20.10.24'), { DOCKER_BUILDKIT: 'true' }, 'buildkit', /DOCKER_BUILDKIT=1/],
-    ['docker 20.10 without it', docker('20.10.24'), {}, 'classic', /classic docker build \(docker 20\.10\.24/],
+    [
+      'a hosted runner (docker 28 with buildx)',
+      docker('28.0.4', 'github.com/docker/buildx v0.23.0 28c90ea'),
+      {},
+      'buildx',
+      /buildx 0\.23\.0/,
+    ],
+    [
+      'buildx even when DOCKER_BUILDKIT=1',
+      docker('28.0.4', 'github.com/docker/buildx v0.23.0 x'),
+      { DOCKER_BUILDKIT: '1' },
+      'buildx',
+      /buildx/,
+    ],
+    [
+      'docker 20.10 with DOCKER_BUILDKIT=1',
+      docker('20.10.24+dfsg1'),
+      { DOCKER_BUILDKIT: '1' },
+      'buildkit',
+      /run by docker 20\.10\.24 itself/,
+    ],
+    [
+      'docker 20.10 with DOCKER_BUILDKIT=true',
+      docker('20.10.24'),
+      { DOCKER_BUILDKIT: 'true' },
+      'buildkit',
+      /DOCKER_BUILDKIT=1/,
+    ],
+    [
+      'docker 20.10 without it',
+      docker('20.10.24'),
+      {},
+      'classic',
+      /classic docker build \(docker 20\.10\.24/,
+    ],
     ['docker 28 without buildx', docker('28.2.2'), {}, 'classic', /no buildx/],
-    ['DOCKER_BUILDKIT=0 with buildx installed', docker('28.0.4', 'github.com/docker/buildx v0.23.0 x'), { DOCKER_BUILDKIT: '0' }, 'classic', /DOCKER_BUILDKIT=0/],
+    [
+      'DOCKER_BUILDKIT=0 with buildx installed',
+      docker('28.0.4', 'github.com/docker/buildx v0.23.0 x'),
+      { DOCKER_BUILDKIT: '0' },
+      'classic',
+      /DOCKER_BUILDKIT=0/,
+    ],
   ])('%s', async (_name, d, env, kind, description) => {
     const b = await detectBuilder(d, env);
     expect(b.kind).toBe(kind);

@@ -261,8 +261,17 @@ describe('BuildLog: a base image that cannot be pulled names the image, its regi
 
 describe('BuildLog: the digests BuildKit resolved its bases to', () => {
   it.each([
-    [['#5 [1/2] FROM 127.0.0.1:5101/test/bb:1@sha256:' + 'b'.repeat(64)], { '127.0.0.1:5101/test/bb:1': 'sha256:' + 'b'.repeat(64) }],
-    [['#4 [build 1/3] FROM docker.io/library/alpine:3.20@sha256:' + 'a'.repeat(64), '#7 [stage-1 1/2] FROM docker.io/local/busybox:latest'], { 'docker.io/library/alpine:3.20': 'sha256:' + 'a'.repeat(64) }],
+    [
+      ['#5 [1/2] FROM 127.0.0.1:5101/test/bb:1@sha256:' + 'b'.repeat(64)],
+      { '127.0.0.1:5101/test/bb:1': 'sha256:' + 'b'.repeat(64) },
+    ],
+    [
+      [
+        '#4 [build 1/3] FROM docker.io/library/alpine:3.20@sha256:' + 'a'.repeat(64),
+        '#7 [stage-1 1/2] FROM docker.io/local/busybox:latest',
+      ],
+      { 'docker.io/library/alpine:3.20': 'sha256:' + 'a'.repeat(64) },
+    ],
     [['Step 1/2 : FROM alpine:3.20'], {}],
   ])('%j', (lines, want) => {
     expect(Object.fromEntries(feed(lines).log.resolvedBases())).toEqual(want);

@@ -32,7 +32,10 @@ describe('Dockerfile lines only BuildKit reads', () => {
   });
 });
 
-const classic: Builder = { kind: 'classic', description: 'classic docker build (docker 28.2.2, no buildx; …)' };
+const classic: Builder = {
+  kind: 'classic',
+  description: 'classic docker build (docker 28.2.2, no buildx; …)',
+};
 const kit: Builder = { kind: 'buildkit', description: 'BuildKit, run by docker 20.10.24 itself' };
 const buildx: Builder = { kind: 'buildx', description: 'BuildKit through buildx 0.23.0' };
 
@@ -66,14 +69,34 @@ function options(dockerfile: string, extra: Record<string, unknown> = {}) {
 describe('what each builder refuses before the build', () => {
   const plain = 'FROM alpine\nRUN make\n';
   it.each([
-    [classic, options('FROM alpine\nRUN --mount=type=cache,target=/c make\n'), /Dockerfile line 2 uses RUN --mount, which needs BuildKit, and this step builds with the classic builder \(docker 28\.2\.2.*Install docker-buildx/],
-    [classic, options(plain, { secrets: [{ id: 'npm', env: 'PUBLISH_IMAGE_SECRET_0' }] }), /^Input "secrets" needs BuildKit/],
-    [classic, options(plain, { secrets: [{ id: 'npm', file: '/x' }] }), /^Input "secret-files" needs BuildKit/],
-    [classic, options(plain, { secrets: [{ id: 'npm', env: 'NPM_TOKEN' }] }), /^Input "secret-envs" needs BuildKit/],
+    [
+      classic,
+      options('FROM alpine\nRUN --mount=type=cache,target=/c make\n'),
+      /Dockerfile line 2 uses RUN --mount, which needs BuildKit, and this step builds with the classic builder \(docker 28\.2\.2.*Install docker-buildx/,
+    ],
+    [
+      classic,
+      options(plain, { secrets: [{ id: 'npm', env: 'PUBLISH_IMAGE_SECRET_0' }] }),
+      /^Input "secrets" needs BuildKit/,
+    ],
+    [
+      classic,
+      options(plain, { secrets: [{ id: 'npm', file: '/x' }] }),
+      /^Input "secret-files" needs BuildKit/,
+    ],
+    [
+      classic,
+      options(plain, { secrets: [{ id: 'npm', env: 'NPM_TOKEN' }] }),
+      /^Input "secret-envs" needs BuildKit/,
+    ],
     [classic, options(plain, { ssh: ['default'] }), /^Input "ssh" needs BuildKit/],
     [classic, options(plain, { buildContexts: ['a=b'] }), /^Input "build-contexts" needs buildx/],
     [kit, options(plain, { buildContexts: ['a=b'] }), /^Input "build-contexts" needs buildx/],
-    [kit, options(plain, { shmSize: '1g' }), /^Input "shm-size" cannot be honoured by BuildKit, run by docker 20\.10\.24/],
+    [
+      kit,
+      options(plain, { shmSize: '1g' }),
+      /^Input "shm-size" cannot be honoured by BuildKit, run by docker 20\.10\.24/,
+    ],
     [kit, options(plain, { ulimits: ['nofile=1:2'] }), /^Input "ulimit" cannot be honoured/],
   ])('%j refuses: %#', (builder, o, want) => {
     expect(() => assertBuilderCan(builder, o)).toThrow(want);
@@ -81,8 +104,20 @@ describe('what each builder refuses before the build', () => {
 
   it.each([
     [classic, options(plain, { shmSize: '1g', ulimits: ['nofile=1:2'], addHosts: ['a:1.2.3.4'] })],
-    [kit, options('FROM alpine\nRUN --mount=type=secret,id=a make\n', { secrets: [{ id: 'a', file: '/x' }], ssh: ['default'] })],
-    [buildx, options('# syntax=docker/dockerfile:1\nFROM alpine\nCOPY --link a /a\n', { buildContexts: ['a=b'], shmSize: '1g' })],
+    [
+      kit,
+      options('FROM alpine\nRUN --mount=type=secret,id=a make\n', {
+        secrets: [{ id: 'a', file: '/x' }],
+        ssh: ['default'],
+      }),
+    ],
+    [
+      buildx,
+      options('# syntax=docker/dockerfile:1\nFROM alpine\nCOPY --link a /a\n', {
+        buildContexts: ['a=b'],
+        shmSize: '1g',
+      }),
+    ],
   ])('%j builds: %#', (builder, o) => {
     expect(() => assertBuilderCan(builder, o)).not.toThrow();
   });

@@ -51,9 +51,19 @@ describe('build secrets', () => {
   });
 
   it.each([
-    ['a secrets line without id=, named by its number and masked', { secrets: 'barevalue' }, 'secrets', 'line 1'],
+    [
+      'a secrets line without id=, named by its number and masked',
+      { secrets: 'barevalue' },
+      'secrets',
+      'line 1',
+    ],
     ['an id with a space', { secrets: 'my id=v' }, 'secrets', 'line 1'],
-    ['a secret file that does not exist', { 'secret-files': 'a=/no/such/file' }, 'secret-files', 'a=/no/such/file'],
+    [
+      'a secret file that does not exist',
+      { 'secret-files': 'a=/no/such/file' },
+      'secret-files',
+      'a=/no/such/file',
+    ],
     ['a secret env that is not set', { 'secret-envs': 'a=NOT_SET_HERE' }, 'secret-envs', 'a=NOT_SET_HERE'],
     ['a secret env that is no variable name', { 'secret-envs': 'a=1X' }, 'secret-envs', 'a=1X'],
     ['the same id twice', { secrets: 'a=1', 'secret-files': `a=${secretFile}` }, 'secret-files', 'a'],
@@ -98,7 +108,11 @@ describe('build secrets', () => {
 describe('build arguments that look like credentials', () => {
   it.each([
     [['NPM_TOKEN=x'], [], ['NPM_TOKEN looks like a credential']],
-    [['DB_PASSWORD=x', 'AWS_SECRET_ACCESS_KEY=y', 'SSH_KEY=z'], [], ['DB_PASSWORD', 'AWS_SECRET_ACCESS_KEY', 'SSH_KEY']],
+    [
+      ['DB_PASSWORD=x', 'AWS_SECRET_ACCESS_KEY=y', 'SSH_KEY=z'],
+      [],
+      ['DB_PASSWORD', 'AWS_SECRET_ACCESS_KEY', 'SSH_KEY'],
+    ],
     [['MODE=prod', 'KEYBOARD=us', 'VERSION=1.2.3'], [], []],
     [['HARMLESS=hunter22'], ['hunter22'], ["HARMLESS carries the value of one of the step's secrets"]],
     [['SHORT=ab'], ['ab'], []], // values too short to be tokens are not compared

@@ -43,6 +43,15 @@ export interface BuildCache {
   stages: (CachedStage & { name: string; localRef: string })[];
   /** Where this run writes; undefined when it writes nothing. */
   write?: { scope: string; repo: CacheRepo };
+  /**
+   * Entries (by stage key, '' for the image) this run read from the very tag it writes and
+   * rebuilt wholly from the cache: rewriting them would change nothing but their metadata, and
+   * BuildKit's inline metadata of a build served wholly from cache can describe less than the
+   * entry it came from (moby/buildkit#3660), so such an entry is left as it is.
+   */
+  unchanged: Set<string>;
+  /** Entries found under the scope this run writes, by stage key ('' for the image). */
+  own: Set<string>;
   /** Lines for the job summary (names and refs only). */
   summary: string[];
 }
@@ -62,7 +71,9 @@ async function pullForClassic(c: CacheStep, refs: string[]): Promise<string[]> {
         await c.docker.pull(ref, { auth: registry ? c.auth(registry) : undefined, loggedIn: c.loggedIn });
         return ref;
       } catch (err) {
-        c.log.warning(`Build cache ${ref} could not be pulled, building without it: ${messageOf(err).split('\n')[0]}`);
+        c.log.warning(
+          `Build cache ${ref} could not be pulled, building without it: ${messageOf(err).split('\n')[0]}`,
+        );
         return undefined;
       }
     }),
@@ -101,6 +112,8 @@ export async function prepareCache(c: CacheStep): Promise<BuildCache> {
     inlineCache: flags.inline && builder.kind !== 'classic',
     stages: [],
     summary: [],
+    unchanged: new Set(),
+    own: new Set(),
   };
   const off = !inputs.cache
     ? 'off (input cache: false)'
@@ -120,7 +133,9 @@ export async function prepareCache(c: CacheStep): Promise<BuildCache> {
   const sources: CacheSources = inputs.noCache
     ? { lookups: [], refs: [] }
     : await findCacheSources(c.repos, scopes, stages, c.clients, c.log);
-  for (const line of inputs.noCache ? ['Build cache: not read (no-cache: true)'] : describeSources(sources, scopes))
+  for (const line of inputs.noCache
+    ? ['Build cache: not read (no-cache: true)']
+    : describeSources(sources, scopes))
     c.log.info(line);
   if (scopes.noWrite) c.log.info(`Build cache: this run writes none: ${scopes.noWrite}`);
   const from = [...sources.refs, ...flags.from];
@@ -132,11 +147,21 @@ export async function prepareCache(c: CacheStep): Promise<BuildCache> {
     stages,
     write: scopes.write ? { scope: scopes.write, repo: c.repos[0]! } : undefined,
     summary: summaryOfSources(sources, scopes),
+    own: new Set(
+      sources.lookups
+        .filter(
+          (l) =>
+            scopes.write && l.ref === `${c.repos[0]!.name}:${cacheTag(scopes.write, l.key || undefined)}`,
+        )
+        .map((l) => l.key),
+    ),
   };
 }
 
 function summaryOfSources(s: CacheSources, scopes: CacheScopes): string[] {
-  const out = [`Read from (in order): ${scopes.read.map((x) => `\`${cacheTag(x)}\``).join(', ') || 'nothing'}.`];
+  const out = [
+    `Read from (in order): ${scopes.read.map((x) => `\`${cacheTag(x)}\``).join(', ') || 'nothing'}.`,
+  ];
   for (const l of s.lookups) {
     const what = l.key ? `stage \`${l.key}\`` : 'image';
     out.push(`- ${what}: ${l.ref ? `\`${l.ref}\`` : 'none yet'}`);
@@ -150,6 +175,11 @@ export function cacheFromFor(cache: BuildCache, builder: Builder, builtStages: s
   return builder.kind === 'classic' ? [...cache.cacheFrom, ...builtStages] : cache.cacheFrom;
 }
 
+/** Notes how a build (a stage's, or the image's: key '') went, for what the step writes. */
+export function noteBuild(cache: BuildCache, key: string, stats: { steps: number; cached: number }): void {
+  if (cache.own.has(key) && stats.steps > 0 && stats.cached === stats.steps) cache.unchanged.add(key);
+}
+
 /** After the push: the stage images and the image's entry; a failure is a warning, never the step's. */
 export async function saveCache(
   cache: BuildCache,
@@ -159,8 +189,16 @@ export async function saveCache(
   if (!cache.write) return;
   const { repo, scope } = cache.write;
   try {
+    const stages = cache.stages.filter((s) => !cache.unchanged.has(s.key));
+    const kept = [...cache.unchanged].map((k) => `\`${cacheTag(scope, k || undefined)}\``);
+    if (kept.length) c.log.info(`Build cache kept as it is (rebuilt wholly from it): ${kept.join(', ')}`);
     const result = await writeCache(
-      { repo, scope, stages: cache.stages.map((s) => ({ key: s.key, localRef: s.localRef })), imageDigest },
+      {
+        repo,
+        scope,
+        stages: stages.map((s) => ({ key: s.key, localRef: s.localRef })),
+        imageDigest: cache.unchanged.has('') ? undefined : imageDigest,
+      },
       c.docker,
       c.clients(repo.registry),
       { auth: c.auth(repo.registry), loggedIn: c.loggedIn, log: c.log },
@@ -168,8 +206,11 @@ export async function saveCache(
     const lines = describeWrite(result);
     for (const line of lines) c.log.info(line);
     cache.summary.push(`Written: ${result.written.map((w) => `\`${w.ref}\``).join(', ') || 'nothing'}.`);
+    if (kept.length) cache.summary.push(`Kept as they were (rebuilt wholly from them): ${kept.join(', ')}.`);
   } catch (err) {
-    c.log.warning(`The build cache was not written (${repo.name}, ${scope}): ${messageOf(err).split('\n')[0]}`);
+    c.log.warning(
+      `The build cache was not written (${repo.name}, ${scope}): ${messageOf(err).split('\n')[0]}`,
+    );
     cache.summary.push(`Not written: ${messageOf(err).split('\n')[0]}`);
   }
 }

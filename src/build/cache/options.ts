@@ -59,7 +59,9 @@ export function cacheFlags(b: Builder, cacheFrom: string[], cacheTo: string[], d
   for (const line of cacheTo) {
     const type = parseCacheEntry(line)?.get('type');
     if (!type)
-      throw new Error(`Input "cache-to": ${line} is not a cache export; write it as type=registry,ref=… or type=inline`);
+      throw new Error(
+        `Input "cache-to": ${line} is not a cache export; write it as type=registry,ref=… or type=inline`,
+      );
     if (type === 'inline') {
       out.inline = true;
       continue;

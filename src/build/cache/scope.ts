@@ -68,5 +68,8 @@ export function cacheScopes(run: CacheRun): CacheScopes {
     const own = branchScope(branch);
     return { read: unique([own, main]), write: own };
   }
-  return { read: unique([main]), noWrite: `no branch or tag in ${run.ref || 'the ref'} to file a cache under` };
+  return {
+    read: unique([main]),
+    noWrite: `no branch or tag in ${run.ref || 'the ref'} to file a cache under`,
+  };
 }

@@ -12,10 +12,25 @@ const run = (o: Partial<CacheRun>): CacheRun => ({
 describe('whose cache a run reads and writes', () => {
   it.each([
     ['a push to the default branch', run({}), ['branch-main'], 'branch-main'],
-    ['a push to a feature branch', run({ ref: 'refs/heads/feature/Login' }), ['branch-feature-login', 'branch-main'], 'branch-feature-login'],
+    [
+      'a push to a feature branch',
+      run({ ref: 'refs/heads/feature/Login' }),
+      ['branch-feature-login', 'branch-main'],
+      'branch-feature-login',
+    ],
     ['a release tag', run({ ref: 'refs/tags/v1.2.3' }), ['branch-main', 'release'], 'release'],
-    ['a pull request', run({ eventName: 'pull_request', ref: 'refs/pull/7/merge', pullRequest: 7 }), ['pr-7', 'branch-main'], 'pr-7'],
-    ['pull_request_target (the base branch ref)', run({ eventName: 'pull_request_target', ref: 'refs/heads/main', pullRequest: 9 }), ['pr-9', 'branch-main'], 'pr-9'],
+    [
+      'a pull request',
+      run({ eventName: 'pull_request', ref: 'refs/pull/7/merge', pullRequest: 7 }),
+      ['pr-7', 'branch-main'],
+      'pr-7',
+    ],
+    [
+      'pull_request_target (the base branch ref)',
+      run({ eventName: 'pull_request_target', ref: 'refs/heads/main', pullRequest: 9 }),
+      ['pr-9', 'branch-main'],
+      'pr-9',
+    ],
     ['a schedule on the default branch', run({ eventName: 'schedule' }), ['branch-main'], 'branch-main'],
   ])('%s', (_name, r, read, write) => {
     const s = cacheScopes(r);
@@ -24,7 +39,12 @@ describe('whose cache a run reads and writes', () => {
   });
 
   it.each([
-    ["a fork's pull request", run({ eventName: 'pull_request', ref: 'refs/pull/7/merge', pullRequest: 7, noSecrets: true }), ['branch-main'], /fork/],
+    [
+      "a fork's pull request",
+      run({ eventName: 'pull_request', ref: 'refs/pull/7/merge', pullRequest: 7, noSecrets: true }),
+      ['branch-main'],
+      /fork/,
+    ],
     ['workflow_run', run({ eventName: 'workflow_run' }), ['branch-main'], /workflow_run/],
   ])('%s reads the default branch only and writes nothing', (_name, r, read, why) => {
     const s = cacheScopes(r);

@@ -19,8 +19,18 @@ describe('the stages a build needs', () => {
     ['a single stage', 'FROM alpine\nRUN true\n', '', []],
     ['a chain through COPY --from, not the unused stage', multi, '', ['deps', 'build']],
     ['up to a target', multi, 'build', ['deps']],
-    ['FROM an earlier stage', 'FROM alpine AS base\nRUN x\nFROM base AS test\nRUN y\nFROM base\nRUN z\n', '', ['base']],
-    ['RUN --mount=from= and an index', 'FROM a AS one\nFROM b\nRUN --mount=type=bind,from=one,target=/x y\nFROM c\nCOPY --from=1 /x /x\n', '', ['one', 'stage-1']],
+    [
+      'FROM an earlier stage',
+      'FROM alpine AS base\nRUN x\nFROM base AS test\nRUN y\nFROM base\nRUN z\n',
+      '',
+      ['base'],
+    ],
+    [
+      'RUN --mount=from= and an index',
+      'FROM a AS one\nFROM b\nRUN --mount=type=bind,from=one,target=/x y\nFROM c\nCOPY --from=1 /x /x\n',
+      '',
+      ['one', 'stage-1'],
+    ],
     ['COPY --from an image is no stage', 'FROM a AS one\nFROM b\nCOPY --from=alpine:3 /x /x\n', '', []],
   ])('%s', (_name, text, target, want) => {
     expect(neededStages(text, [], target).map((s) => s.key)).toEqual(want);
