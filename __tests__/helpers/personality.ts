@@ -44,6 +44,8 @@ export interface LoggedRequest {
   contentLength?: string;
   contentType?: string;
   authorization: boolean;
+  /** Who asked: the daemon says `docker/…`, the action's own client something else. */
+  userAgent?: string;
   /** Order of events on this proxy: when the request arrived and when it was answered. */
   startedAt: number;
   answeredAt: number;
@@ -151,6 +153,7 @@ class Proxy {
     };
     if (h['content-length'] !== undefined) entry.contentLength = h['content-length'];
     if (h['content-type'] !== undefined) entry.contentType = h['content-type'];
+    if (h['user-agent'] !== undefined) entry.userAgent = h['user-agent'];
     this.log.push(entry);
     req.on('data', (c: Buffer) => (entry.bytes += c.length));
     return entry;
