@@ -54,9 +54,14 @@ export function parseCommandFile(file) {
 }
 
 export const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+/** A pull request's head commit (`event: { pr }`). */
+export const PR_HEAD_SHA = 'f00dfeed'.repeat(5);
 
-/** A runner's step environment in a fresh directory (event: push to main of acme/api). */
-export function runnerStep(extraEnv = {}) {
+/**
+ * A runner's step environment in a fresh directory. The event: a push to main of acme/api, or
+ * `event` = { pr: N } for a same-repository pull request N (head `feature`, base main).
+ */
+export function runnerStep(extraEnv = {}, event = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'publish-image-bench-run-'));
   const d = (p) => path.join(dir, p);
   for (const p of ['home', 'runner-temp', 'workspace']) mkdirSync(d(p));
@@ -69,7 +74,29 @@ export function runnerStep(extraEnv = {}) {
     default_branch: 'main',
     license: { spdx_id: 'MIT' },
   };
-  writeFileSync(d('event.json'), JSON.stringify({ ref: 'refs/heads/main', after: SHA, repository }));
+  const pr = event.pr;
+  const payload = pr
+    ? {
+        action: 'synchronize',
+        number: pr,
+        repository,
+        pull_request: {
+          number: pr,
+          head: { sha: PR_HEAD_SHA, ref: 'feature', repo: { full_name: 'acme/api' } },
+          base: { ref: 'main', repo: { full_name: 'acme/api' } },
+        },
+      }
+    : { ref: 'refs/heads/main', after: SHA, repository };
+  writeFileSync(d('event.json'), JSON.stringify(payload));
+  const eventEnv = pr
+    ? {
+        GITHUB_EVENT_NAME: 'pull_request',
+        GITHUB_REF: `refs/pull/${pr}/merge`,
+        GITHUB_REF_NAME: `${pr}/merge`,
+        GITHUB_HEAD_REF: 'feature',
+        GITHUB_BASE_REF: 'main',
+      }
+    : {};
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: d('home'),
@@ -100,6 +127,7 @@ export function runnerStep(extraEnv = {}) {
     GITHUB_STEP_SUMMARY: d('summary.md'),
     GITHUB_ENV: d('env'),
     GITHUB_PATH: d('path'),
+    ...eventEnv,
     ...extraEnv,
   };
   return { dir, env, files: { output: d('output'), state: d('state') } };
@@ -121,8 +149,8 @@ export function postRuns(code) {
  * One step of the action: main, then post with the saved state, when `post-if` runs it. Times each (spawn to exit);
  * the main step runs under /usr/bin/time for its peak RSS and is polled for node's own VmHWM.
  */
-export async function runAction(inputs, { extraEnv = {}, post = true } = {}) {
-  const step = runnerStep(extraEnv);
+export async function runAction(inputs, { extraEnv = {}, post = true, event = {} } = {}) {
+  const step = runnerStep(extraEnv, event);
   const env = { ...step.env };
   for (const [k, v] of Object.entries({ ...DEFAULTS, ...inputs })) env[inputEnv(k)] = v;
   const useTime = existsSync(TIME_BIN);

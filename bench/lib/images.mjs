@@ -161,3 +161,27 @@ export async function appImage(base, kib) {
   spawnSync('sync');
   return id;
 }
+
+/** An image's config (manifest, then its config blob) under a tag; undefined when missing. */
+export async function registryConfig(reg, repo, ref) {
+  const m = await registryManifest(reg, repo, ref);
+  if (!m?.config?.digest) return undefined;
+  return new Promise((resolve) => {
+    const req = http.get(
+      `http://${reg.host}/v2/${repo}/blobs/${m.config.digest}`,
+      { headers: { authorization: `Basic ${Buffer.from(`${reg.user}:${reg.pass}`).toString('base64')}` } },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined);
+          } catch {
+            resolve(undefined);
+          }
+        });
+      },
+    );
+    req.on('error', () => resolve(undefined));
+  });
+}

@@ -41,7 +41,7 @@ export const range = (s) => (s.n === 0 ? '–' : `${cell(s.min)}–${cell(s.max)
 export const x = (r) => (r == null ? '–' : `${r.toFixed(2)}×`);
 export const mib = (kb) => (kb == null ? 'n/a' : `${Math.round(kb / 1024)} MiB`);
 
-export function table(report) {
+export function table(report, extraRows = []) {
   const rows = [
     '| case | action median | CLI median | ratio action/CLI | spread (min–max): action; CLI |',
     '|---|---|---|---|---|',
@@ -111,10 +111,12 @@ export function table(report) {
       `| 4. bundle size, dist/index.js | ${k.bundleBytes} bytes (${k.bundleKB} KB) | | | dist/ in all: ${k.distDirBytes} bytes |`,
     );
   }
+  rows.push(...extraRows);
   return rows.join('\n');
 }
 
-export function markdown(report) {
+/** `extra`: table rows and sections (markdown) the cases add after the existing ones. */
+export function markdown(report, extra = { rows: [], sections: [] }) {
   const m = report.machine;
   const lines = [
     `# publish-image benchmark, ${report.date}`,
@@ -124,8 +126,9 @@ export function markdown(report) {
     `Rounds: ${report.config.rounds} (case 1, 2), ${report.config.bigRounds} (case 3), ${report.config.coldRounds} (case 4); contenders alternate; medians of the successful runs.`,
     `Bundle: ${report.bundle.path} and its chunks (${report.bundle.files.map((f) => f.name).join(', ')}), sha256 over all ${report.bundle.sha256.slice(0, 12)}…; ${report.bundle.asCommitted ? `as committed in ${report.bundle.committedIn}` : `NOT as committed (dist/ differs from ${report.bundle.committedIn ?? 'any commit'})`}${report.bundle.changedDuringRun ? ' (it CHANGED during the run: the figures mix two bundles)' : ''}.`,
     '',
-    table(report),
+    table(report, extra.rows),
     '',
+    ...extra.sections.flatMap((t) => [t, '']),
   ];
   if (report.failures.length) {
     lines.push('Failed runs (excluded from the figures):', '');
