@@ -6,7 +6,9 @@
 #
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_BIG_ROUNDS (2), BENCH_COLD_ROUNDS (10),
 # BENCH_WARMUP (1), BENCH_SMALL_MIB (30), BENCH_BIG_MIB (300), BENCH_BIG_ALLTAGS (1),
-# BENCH_CASES (1,2,3,4,5,6,7), BENCH_BASE_MIB (100), BENCH_APP_KIB (1024), BENCH_KEEP_ENV=1 to leave the test bed running afterwards,
+# BENCH_CASES (1,2,3,4,5,6,7; 8, the build cache, on request), BENCH_CACHE_ROUNDS (3),
+# BENCH_CACHE_DELAY_MS (20), BENCH_CACHE_SLOW_S (6), BENCH_CACHE_BUILDERS (classic,buildkit),
+# BENCH_CACHE_LAYOUTS (single,multi), BENCH_BASE_MIB (100), BENCH_APP_KIB (1024), BENCH_KEEP_ENV=1 to leave the test bed running afterwards,
 # BENCH_DIST (dist/index.js) to time another bundle, BENCH_OUT (bench/results).
 # The test bed is a separate one (its own directory and ports) so that a benchmark never stops
 # the one the tests use, and the other way round: PUBLISH_IMAGE_ENV, REG1_PORT, REG2_PORT,
