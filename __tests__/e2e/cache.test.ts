@@ -69,13 +69,16 @@ function project(o: { multiStage?: boolean; src?: string; deps?: string } = {}):
   const slow = 'RUN sleep 2 && cat /proc/sys/kernel/random/uuid > /deps.stamp';
   const dockerfile = o.multiStage
     ? [
+        // A build stage as Node or Go projects have one: its slow step is in no layer of the
+        // final image, so BuildKit's inline cache alone would run it again on every change.
         `FROM ${base} AS deps`,
         'COPY deps.txt /deps.txt',
         slow,
-        `FROM ${base}`,
-        'COPY --from=deps /deps.stamp /deps.stamp',
         'COPY src/ /src/',
         'RUN busybox wc -c /src/app.txt > /build.txt',
+        `FROM ${base}`,
+        'COPY --from=deps /deps.stamp /deps.stamp',
+        'COPY --from=deps /build.txt /build.txt',
       ]
     : [
         `FROM ${base}`,
@@ -169,7 +172,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
 
     const pr = await job(repo, events.pr(8, false), { context: project({ multiStage: true, src: 'v2\n' }) });
     expect(pr.code).toBe(0);
-    expect(fromCache(pr.log, 'stage deps')).toEqual([2, 2]); // COPY deps.txt and the slow RUN
+    expect(fromCache(pr.log, 'stage deps')).toEqual([2, 4]); // COPY deps.txt and the slow RUN
     // The slow step's output, copied into the image, is the one main's job made.
     expect((await layers(repo, 'pr-8'))[1]).toBe((await layers(repo, 'main'))[1]);
 
@@ -247,6 +250,35 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
     const cold = await run(source, { context, cache: 'false' });
     expect(cold.code).toBe(0);
     expect(((await probe.config(source, 'main')).rootfs.diff_ids as string[])[2]).not.toBe(made[2]);
+  }, 180_000);
+
+  it('a registry with deletes disabled keeps a replaced stage entry, and the log says so', async () => {
+    const reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
+    const repo = `cache/d${randomBytes(4).toString('hex')}`;
+    const onReg2 = (deps: string) => {
+      emptyDaemon();
+      return runAction({
+        event: events.branch('main'),
+        env: classic(),
+        inputs: {
+          images: `${bed.reg2}/${repo}`,
+          registry: bed.reg2,
+          username: bed.reg2User,
+          password: bed.reg2Pass,
+          context: project({ multiStage: true, deps }),
+        },
+      });
+    };
+    expect((await onReg2('a\n')).code).toBe(0);
+    const old = (await reg2.manifest(repo, 'buildcache-branch-main--deps'))!.digest;
+    const second = await onReg2('b\n');
+    expect(second.code).toBe(0);
+    expect(second.log).toContain(`replaced ${old}, kept: the registry has deletes disabled (405)`);
+    expect(await reg2.manifest(repo, old)).toBeDefined();
+    expect((await reg2.allTags(repo)).filter((t) => t.startsWith('buildcache-'))).toEqual([
+      'buildcache-branch-main',
+      'buildcache-branch-main--deps',
+    ]);
   }, 180_000);
 
   it('an unreadable cache source is a warning, and the build goes on cold', async () => {

@@ -1,28 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { getInputs } from '../../src/inputs.js';
+import { captureStdout, setInputs } from '../helpers/inputs.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ctx = tempDir('inputs');
 writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
 
-function setInputs(inputs: Record<string, string>): void {
-  for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_')) delete process.env[k];
-  for (const [k, v] of Object.entries(inputs)) process.env[`INPUT_${k.toUpperCase()}`] = v;
-}
-
-let written: string[] = [];
-beforeEach(() => {
-  written = [];
-  jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    written.push(String(s));
-    return true;
-  });
-});
-afterEach(() => {
-  jest.restoreAllMocks();
-});
+const stdout = captureStdout();
 
 const ok = { images: 'ghcr.io/acme/api', context: ctx };
 
@@ -78,7 +64,10 @@ describe('getInputs reads valid input', () => {
     setInputs({ ...ok, username: 'me', password: 's3cret-token' });
     const inputs = getInputs();
     expect(inputs.logins).toEqual([{ registry: 'docker.io', username: 'me', password: 's3cret-token' }]);
-    const masks = written.filter((l) => l.startsWith('::add-mask::')).join('');
+    const masks = stdout
+      .lines()
+      .filter((l) => l.startsWith('::add-mask::'))
+      .join('');
     expect(masks).toContain('::add-mask::s3cret-token');
     expect(masks).toContain(`::add-mask::${Buffer.from('me:s3cret-token').toString('base64')}`);
   });
@@ -86,7 +75,7 @@ describe('getInputs reads valid input', () => {
   it('masks every registry-auth password, even when the YAML is then rejected', () => {
     setInputs({ ...ok, 'registry-auth': '- registry: a.io\n  username: u\n  password: tok-1\n- [broken' });
     expect(() => getInputs()).toThrow(/registry-auth/);
-    expect(written.join('')).toContain('::add-mask::tok-1');
+    expect(stdout.lines().join('')).toContain('::add-mask::tok-1');
   });
 
   it('reads registry-auth into one login per registry, normalising the host', () => {

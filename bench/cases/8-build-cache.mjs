@@ -60,7 +60,8 @@ async function emptyDaemon(saved) {
 
 /**
  * The project: deps.txt feeds the slow step (npm ci's stand-in, whose uuid shows whether it
- * ran), src/ the fast one. Multi-stage: the slow step in a builder stage `deps`.
+ * ran), src/ the fast one. Multi-stage: the slow step, the sources and the build in a builder
+ * stage `deps`; the final stage copies its results.
  */
 function writeProject(dir, base, layout, src) {
   rmSync(dir, { recursive: true, force: true });
@@ -71,13 +72,17 @@ function writeProject(dir, base, layout, src) {
   const lines =
     layout === 'multi'
       ? [
+          // A build stage as Node or Go projects have one: dependencies, then the sources and
+          // the build; the final stage copies only what the build made. BuildKit's inline cache
+          // (the final image's layers) holds nothing of this stage.
           `FROM ${base} AS deps`,
           'COPY deps.txt /deps.txt',
           slow,
-          `FROM ${base}`,
-          'COPY --from=deps /deps.stamp /deps.stamp',
           'COPY src/ /src/',
           'RUN busybox wc -c /src/app.txt > /build.txt',
+          `FROM ${base}`,
+          'COPY --from=deps /deps.stamp /deps.stamp',
+          'COPY --from=deps /build.txt /build.txt',
         ]
       : [
           `FROM ${base}`,

@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { credentialBuildArgs, readBuildInputs } from '../../../src/build/inputs.js';
 import { InputError } from '../../../src/errors.js';
+import { captureStdout, setInputs } from '../../helpers/inputs.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const dir = tempDir('build-inputs');
@@ -10,21 +11,8 @@ const secretFile = path.join(dir, 'token');
 writeFileSync(secretFile, 'file-secret');
 writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\n');
 
-function setInputs(inputs: Record<string, string>): void {
-  for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_')) delete process.env[k];
-  for (const [k, v] of Object.entries(inputs)) process.env[`INPUT_${k.toUpperCase()}`] = v;
-}
-
-let written: string[] = [];
-beforeEach(() => {
-  written = [];
-  jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    written.push(String(s));
-    return true;
-  });
-});
+const stdout = captureStdout();
 afterEach(() => {
-  jest.restoreAllMocks();
   delete process.env.MY_TOKEN;
   delete process.env.SSH_AUTH_SOCK;
 });
@@ -46,7 +34,10 @@ describe('build secrets', () => {
       { id: 'gh', env: 'MY_TOKEN' },
     ]);
     expect(b.secretEnv).toEqual({ PUBLISH_IMAGE_SECRET_0: 'abc=def', PUBLISH_IMAGE_SECRET_1: 'xyz' });
-    const masked = written.filter((w) => w.startsWith('::add-mask::')).map((w) => w.trim());
+    const masked = stdout
+      .lines()
+      .filter((w) => w.startsWith('::add-mask::'))
+      .map((w) => w.trim());
     expect(masked).toEqual(['::add-mask::abc=def', '::add-mask::xyz', '::add-mask::env-secret']);
   });
 
@@ -85,7 +76,7 @@ describe('build secrets', () => {
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).input).toBe(input);
     expect((err as InputError).value).toBe(value);
-    if (input === 'secrets') expect(written.join('')).toContain('::add-mask::');
+    if (input === 'secrets') expect(stdout.lines().join('')).toContain('::add-mask::');
   });
 
   it('takes add-hosts as host:ip or host=ip, and ulimit, shm-size and ssh as docker does', () => {
