@@ -15,6 +15,7 @@ import {
   buildKitEnv,
   events,
   expectNoLeak,
+  registryAuthOf,
   runAction,
   secretForms,
   testBed,
@@ -262,9 +263,7 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
         env: classic(),
         inputs: {
           images: `${bed.reg2}/${repo}`,
-          registry: bed.reg2,
-          username: bed.reg2User,
-          password: bed.reg2Pass,
+          'registry-auth': registryAuthOf(bed), // the base image is on reg1
           context: project({ multiStage: true, deps }),
         },
       });
