@@ -5,6 +5,7 @@ import { BuildLog, type LoginName } from './buildlog.js';
 import { type Docker, DockerError } from '../docker/cli.js';
 import { type Builder, isBuildKit } from './builder.js';
 import { type BuildCommandOptions, buildCommand, buildEnv } from './command.js';
+import { ClassicStages } from './stagelog.js';
 import type { Logger } from '../log.js';
 import { type Platform, parsePlatform, platformString } from '../registry/oci.js';
 import { isScratch, parseStages, replaceScratch } from './dockerfile.js';
@@ -25,6 +26,8 @@ export interface Built {
   resolvedBases: Map<string, string>;
   /** RUN/COPY/ADD steps of the (last) build, and how many came from the cache. */
   stats: { steps: number; cached: number };
+  /** The classic builder's stages: each one's image, from its log (undefined with BuildKit). */
+  stages?: ClassicStages;
 }
 
 /** Builds one image. */
@@ -37,15 +40,18 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
     o = kit ? o : await platformDockerfile(docker, o, dir, log);
     let resolvedBases = new Map<string, string>();
     let stats = { steps: 0, cached: 0 };
+    let stages: ClassicStages | undefined;
     const run = async (noCache: boolean) => {
       // Reads the log as it streams: the classic builder's deprecation banner is left out, and
       // a failure is told by its cause (the step and its exit code, the image not pulled).
       const buildLog = new BuildLog();
+      const stageLog = kit ? undefined : new ClassicStages();
       try {
         const args = buildCommand(o, iid, builder, noCache);
         await docker.run(args, {
           env: buildEnv(builder, o),
           onLine: (line) => {
+            stageLog?.line(line);
             const shown = buildLog.line(line);
             if (shown !== undefined) log.info(shown);
           },
@@ -56,6 +62,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
       }
       resolvedBases = buildLog.resolvedBases();
       stats = buildLog.cacheStats();
+      stages = stageLog;
     };
     await run(o.noCache);
     let id = (await readFile(iid, 'utf8')).trim();
@@ -77,7 +84,7 @@ export async function build(docker: Docker, o: BuildOptions, builder: Builder, l
           );
       }
     }
-    return { id, resolvedBases, stats };
+    return { id, resolvedBases, stats, stages };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { build } from './build.js';
 import { type Builder, detectBuilder } from './builder.js';
 import { type BuildCache, type CacheStep, cacheFromFor, noteBuild, prepareCache } from './cache/cache.js';
 import { assertBuilderCan } from './features.js';
+import type { ClassicStages } from './stagelog.js';
 
 /** What the builds need of the step. */
 export interface BuildStep {
@@ -45,7 +46,10 @@ export async function buildImages(
   await session.loggedIn; // FROM and --pull may need the registry's credentials
   const images: Image[] = [];
   for (const platform of inputs.platforms.length ? inputs.platforms : ['']) {
-    const builtStages = await buildStages(s, session, builder, cache, log, platform);
+    // BuildKit builds each cached stage on its own first; the classic builder's one build
+    // leaves every stage's image behind, tagged afterwards (keepClassicStages).
+    const builtStages =
+      builder.kind === 'classic' ? [] : await buildStages(s, session, builder, cache, log, platform);
     core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
     try {
       const options = {
@@ -55,7 +59,8 @@ export async function buildImages(
         platform: platform || undefined,
         tags: multi ? [] : s.meta.tags,
       };
-      const { id, resolvedBases, stats } = await build(session.docker, options, builder, log);
+      const { id, resolvedBases, stats, stages } = await build(session.docker, options, builder, log);
+      if (stages) await keepClassicStages(session, cache, stages, log);
       images.push({ platform, id });
       await recorder?.built(platform, resolvedBases);
       core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
@@ -110,6 +115,32 @@ function sayCachedSteps(cache: BuildCache, what: string, stats: { steps: number;
   const line = `${stats.cached} of ${stats.steps} RUN/COPY/ADD steps of ${what} came from the cache`;
   core.info(line);
   cache.summary.push(`- ${line}.`);
+}
+
+/**
+ * The classic builder's stage images, from its log, tagged as the stage entries; a stage whose
+ * image the log did not name is left out of what the step writes (and said).
+ */
+async function keepClassicStages(
+  session: Session,
+  cache: BuildCache,
+  stages: ClassicStages,
+  log: Logger,
+): Promise<void> {
+  const kept: BuildCache['stages'] = [];
+  for (const stage of cache.stages) {
+    const id = stages.imageOf(stage.name);
+    if (!id) {
+      log.info(`Build cache: the log named no image for stage ${stage.name}; its entry is not written`);
+      continue;
+    }
+    await session.docker.tag(id, stage.localRef);
+    const stats = stages.statsOf(stage.name);
+    sayCachedSteps(cache, `stage ${stage.name}`, stats);
+    noteBuild(cache, stage.key, stats);
+    kept.push(stage);
+  }
+  cache.stages = kept;
 }
 
 /** The stages the image needs, each built alone (and tagged) so that it can be cached. */
