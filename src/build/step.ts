@@ -12,7 +12,7 @@ import type { ProvenanceRecorder } from '../provenance/recorder.js';
 import type { Session } from '../session.js';
 import { build } from './build.js';
 import { type Builder, detectBuilder } from './builder.js';
-import { type BuildCache, type CacheStep, cacheFromFor, noteBuild, prepareCache } from './cache/cache.js';
+import { type BuildCache, type CacheStep, noteBuild, prepareCache } from './cache/cache.js';
 import { assertBuilderCan } from './features.js';
 import type { ClassicStages } from './stagelog.js';
 
@@ -48,13 +48,12 @@ export async function buildImages(
   for (const platform of inputs.platforms.length ? inputs.platforms : ['']) {
     // BuildKit builds each cached stage on its own first; the classic builder's one build
     // leaves every stage's image behind, tagged afterwards (keepClassicStages).
-    const builtStages =
-      builder.kind === 'classic' ? [] : await buildStages(s, session, builder, cache, log, platform);
+    if (builder.kind !== 'classic') await buildStages(s, session, builder, cache, log, platform);
     core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
     try {
       const options = {
         ...inputs,
-        ...cacheOptions(cache, builder, builtStages),
+        ...cacheOptions(cache),
         labels: s.meta.labels,
         platform: platform || undefined,
         tags: multi ? [] : s.meta.tags,
@@ -102,9 +101,9 @@ function cacheStepOf(
   };
 }
 
-function cacheOptions(cache: BuildCache, builder: Builder, builtStages: string[]) {
+function cacheOptions(cache: BuildCache) {
   return {
-    cacheFrom: cacheFromFor(cache, builder, builtStages),
+    cacheFrom: cache.cacheFrom,
     cacheTo: cache.cacheTo,
     inlineCache: cache.inlineCache,
   };
@@ -151,14 +150,13 @@ async function buildStages(
   cache: BuildCache,
   log: Logger,
   platform: string,
-): Promise<string[]> {
-  const built: string[] = [];
+): Promise<void> {
   for (const stage of cache.stages) {
     core.startGroup(`Build stage ${stage.name} (for the build cache)`);
     try {
       const options = {
         ...s.inputs,
-        ...cacheOptions(cache, builder, built),
+        ...cacheOptions(cache),
         cacheTo: [],
         target: stage.name,
         platform: platform || undefined,
@@ -166,12 +164,10 @@ async function buildStages(
         tags: [stage.localRef],
       };
       const { stats } = await build(session.docker, options, builder, log);
-      built.push(stage.localRef);
       sayCachedSteps(cache, `stage ${stage.name}`, stats);
       noteBuild(cache, stage.key, stats);
     } finally {
       core.endGroup();
     }
   }
-  return built;
 }

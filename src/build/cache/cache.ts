@@ -39,7 +39,7 @@ export interface BuildCache {
   cacheFrom: string[];
   cacheTo: string[];
   inlineCache: boolean;
-  /** Stages to build (and cache) before the image, in Dockerfile order. */
+  /** The stages kept as entries of their own, in Dockerfile order (see step.ts for how each builder makes them). */
   stages: (CachedStage & { name: string; localRef: string })[];
   /** Where this run writes; undefined when it writes nothing. */
   write?: { scope: string; repo: CacheRepo };
@@ -168,11 +168,6 @@ function summaryOfSources(s: CacheSources, scopes: CacheScopes): string[] {
   }
   if (!scopes.write) out.push(`Written: nothing (${scopes.noWrite}).`);
   return out;
-}
-
-/** The `--cache-from` of a build: found entries, the user's, and (classic) stages built here. */
-export function cacheFromFor(cache: BuildCache, builder: Builder, builtStages: string[]): string[] {
-  return builder.kind === 'classic' ? [...cache.cacheFrom, ...builtStages] : cache.cacheFrom;
 }
 
 /** Notes how a build (a stage's, or the image's: key '') went, for what the step writes. */
