@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Docker } from '../../docker/cli.js';
 import type { EngineAuth } from '../../docker/engine.js';
 import { messageOf } from '../../errors.js';
+import { parseImageName } from '../../registry/reference.js';
 import type { Logger } from '../../log.js';
 import type { RegistryClient } from '../../registry/client.js';
 import type { Builder } from '../builder.js';
@@ -66,9 +67,11 @@ async function buildxDriver(docker: Docker): Promise<string> {
 async function pullForClassic(c: CacheStep, refs: string[]): Promise<string[]> {
   const pulled = await Promise.all(
     refs.map(async (ref) => {
-      const registry = c.repos.find((r) => ref.startsWith(`${r.name}:`))?.registry;
       try {
-        await c.docker.pull(ref, { auth: registry ? c.auth(registry) : undefined, loggedIn: c.loggedIn });
+        // The step's own credentials for the ref's registry where it has them (any cache-from
+        // image, not only the cache beside its images); else docker's login.
+        const auth = c.auth(parseImageName(ref).registry);
+        await c.docker.pull(ref, { auth, loggedIn: c.loggedIn });
         return ref;
       } catch (err) {
         c.log.warning(
