@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { parse as parseYaml } from 'yaml';
 import { type BuildInputs, credentialBuildArgs, readBuildInputs } from './build/inputs.js';
 import { InputError, messageOf } from './errors.js';
+import { bool, listOf } from './inputlist.js';
 import { parseImageName } from './registry/reference.js';
 import type { MetaInputs } from './meta/index.js';
 import { parseProvenance, type ProvenanceOptions } from './provenance/predicate.js';
@@ -45,22 +46,6 @@ export interface Inputs extends MetaInputs, BuildInputs {
 /** What the event means for the inputs: a closing pull request builds nothing. */
 export interface InputsContext {
   closing?: boolean;
-}
-
-/** A list input: one item a line or comma-separated, blank and `#` lines dropped. */
-export function listOf(value: string, commas = true): string[] {
-  return value
-    .split(commas ? /[\n,]/ : /\n/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && !s.startsWith('#'));
-}
-
-function bool(name: string, fallback: boolean): boolean {
-  const raw = core.getInput(name).trim();
-  if (raw === '') return fallback;
-  if (/^true$/i.test(raw)) return true;
-  if (/^false$/i.test(raw)) return false;
-  throw new InputError(name, raw, 'must be true or false');
 }
 
 function positiveInt(name: string, fallback: number): number {

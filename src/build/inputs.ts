@@ -7,6 +7,7 @@ import * as core from '@actions/core';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
+import { bool, listOf } from '../inputlist.js';
 import { maskSecret } from '../secrets.js';
 
 /** A build secret as docker takes it: from a file, or from a variable of docker's environment. */
@@ -65,21 +66,6 @@ const ULIMITS = [
   'stack',
 ];
 
-/** One item a line, blank and `#` lines dropped; commas kept (values may hold them). */
-export function lines(value: string): string[] {
-  return value
-    .split('\n')
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && !s.startsWith('#'));
-}
-
-function bool(name: string): boolean {
-  const raw = core.getInput(name).trim();
-  if (raw === '' || /^false$/i.test(raw)) return false;
-  if (/^true$/i.test(raw)) return true;
-  throw new InputError(name, raw, 'must be true or false');
-}
-
 /** `id=rest` split at the first `=`; `what` names the right side in the error. */
 function pair(input: string, line: string, what: string, shown = line): [string, string] {
   const at = line.indexOf('=');
@@ -96,7 +82,7 @@ function pair(input: string, line: string, what: string, shown = line): [string,
 function readSecretValues(): Pick<BuildInputs, 'secrets' | 'secretEnv'> {
   const secrets: BuildSecret[] = [];
   const secretEnv: Record<string, string> = {};
-  for (const [i, line] of lines(core.getInput('secrets')).entries()) {
+  for (const [i, line] of listOf(core.getInput('secrets'), false).entries()) {
     const at = line.indexOf('=');
     maskSecret(at > 0 ? line.slice(at + 1).trim() : line);
     const [id, value] = pair('secrets', line, 'value', `line ${i + 1}`);
@@ -109,13 +95,13 @@ function readSecretValues(): Pick<BuildInputs, 'secrets' | 'secretEnv'> {
 
 function readSecrets(): Pick<BuildInputs, 'secrets' | 'secretEnv'> {
   const { secrets, secretEnv } = readSecretValues();
-  for (const line of lines(core.getInput('secret-files'))) {
+  for (const line of listOf(core.getInput('secret-files'), false)) {
     const [id, file] = pair('secret-files', line, 'path');
     if (!existsSync(file) || !statSync(file).isFile())
       throw new InputError('secret-files', line, `${file} is not a file`);
     secrets.push({ id, file });
   }
-  for (const line of lines(core.getInput('secret-envs'))) {
+  for (const line of listOf(core.getInput('secret-envs'), false)) {
     const [id, env] = pair('secret-envs', line, 'ENV_NAME');
     if (!ENV_NAME.test(env)) throw new InputError('secret-envs', line, `${env} is not a variable name`);
     const value = process.env[env];
@@ -140,7 +126,7 @@ function readSecrets(): Pick<BuildInputs, 'secrets' | 'secretEnv'> {
 /** `ssh`: `default` (the step's SSH_AUTH_SOCK), `default=<socket>` or `id=<key or socket>[,…]`. */
 function readSsh(): string[] {
   const out: string[] = [];
-  for (const line of lines(core.getInput('ssh'))) {
+  for (const line of listOf(core.getInput('ssh'), false)) {
     if (line === 'default') {
       if (!process.env.SSH_AUTH_SOCK)
         throw new InputError(
@@ -163,9 +149,9 @@ const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*|host-gateway)$/;
 
 function readBuildOptions(): Pick<BuildInputs, 'buildContexts' | 'addHosts' | 'shmSize' | 'ulimits'> {
-  const buildContexts = lines(core.getInput('build-contexts'));
+  const buildContexts = listOf(core.getInput('build-contexts'), false);
   for (const c of buildContexts) pair('build-contexts', c, 'path or docker-image://ref');
-  const addHosts = lines(core.getInput('add-hosts').replace(/,/g, '\n')).map((h) => {
+  const addHosts = listOf(core.getInput('add-hosts')).map((h) => {
     // build-push-action takes host:ip and host=ip; docker takes host:ip.
     const m = /^([^:=]+)[:=](.+)$/.exec(h);
     if (!m || !HOST.test(m[1]!) || !IP.test(m[2]!))
@@ -179,7 +165,7 @@ function readBuildOptions(): Pick<BuildInputs, 'buildContexts' | 'addHosts' | 's
   const shmSize = core.getInput('shm-size').trim();
   if (shmSize && !/^\d+(\.\d+)?[bkmg]?$/i.test(shmSize))
     throw new InputError('shm-size', shmSize, 'must be a size like 64m or 2g');
-  const ulimits = lines(core.getInput('ulimit'));
+  const ulimits = listOf(core.getInput('ulimit'), false);
   for (const u of ulimits) {
     const m = /^([a-z]+)=(-?\d+)(:(-?\d+))?$/.exec(u);
     if (!m || !ULIMITS.includes(m[1]!))
@@ -195,7 +181,7 @@ function readBuildOptions(): Pick<BuildInputs, 'buildContexts' | 'addHosts' | 's
 /** What the build takes; the context and Dockerfile must exist only when the step builds. */
 export function readBuildInputs(builds: boolean): BuildInputs {
   const fromSecrets = readSecrets();
-  const platforms = lines(core.getInput('platforms').replace(/,/g, '\n'));
+  const platforms = listOf(core.getInput('platforms'));
   for (const p of platforms)
     if (!PLATFORM.test(p)) throw new InputError('platforms', p, 'each platform must look like linux/amd64');
   const context = core.getInput('context').trim() || '.';
@@ -207,7 +193,7 @@ export function readBuildInputs(builds: boolean): BuildInputs {
     if (!existsSync(file))
       throw new InputError(fileInput ? 'file' : 'context', file, 'has no Dockerfile there');
   }
-  const buildArgs = lines(core.getInput('build-args'));
+  const buildArgs = listOf(core.getInput('build-args'), false);
   for (const a of buildArgs)
     if (!/^[A-Za-z_][A-Za-z0-9_]*(=|$)/.test(a))
       throw new InputError('build-args', a, 'each line must be NAME=value');
@@ -217,11 +203,11 @@ export function readBuildInputs(builds: boolean): BuildInputs {
     file,
     buildArgs,
     target: core.getInput('target').trim(),
-    pull: bool('pull'),
-    noCache: bool('no-cache'),
-    cacheFrom: lines(core.getInput('cache-from')),
-    cacheTo: lines(core.getInput('cache-to')),
-    cache: core.getInput('cache').trim() === '' ? true : bool('cache'),
+    pull: bool('pull', false),
+    noCache: bool('no-cache', false),
+    cacheFrom: listOf(core.getInput('cache-from'), false),
+    cacheTo: listOf(core.getInput('cache-to'), false),
+    cache: bool('cache', true),
     network: core.getInput('network').trim(),
     ...fromSecrets,
     ssh: readSsh(),
