@@ -217,7 +217,7 @@ function warnCredentialBuildArgs(build: BuildInputs, logins: RegistryLogin[], gi
     ...logins.map((l) => l.password),
     githubToken,
     ...Object.values(build.secretEnv),
-    ...build.secrets.flatMap((s) => ('env' in s ? [process.env[s.env] ?? ''] : [])),
+    ...build.secrets.flatMap((s) => (s.input === 'secret-envs' ? [process.env[s.env] ?? ''] : [])),
   ];
   for (const w of credentialBuildArgs(build.buildArgs, secrets)) core.warning(w);
 }

@@ -95,6 +95,6 @@ export function buildEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): Record<string, string> {
   const fromEnv: Record<string, string> = {};
-  for (const s of o.secrets) if ('env' in s && !(s.env in o.secretEnv)) fromEnv[s.env] = env[s.env] ?? '';
+  for (const s of o.secrets) if (s.input === 'secret-envs') fromEnv[s.env] = env[s.env] ?? '';
   return { ...fromEnv, ...o.secretEnv, ...(b.kind === 'buildkit' && { DOCKER_BUILDKIT: '1' }) };
 }

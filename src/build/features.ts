@@ -66,13 +66,7 @@ const at = (ins: { line: number }, what: string): KitLine => ({ line: ins.line +
 /** What each builder cannot do with an input given, or undefined when it can. */
 function inputRefusal(b: Builder, o: BuildInputs): string | undefined {
   const kit = b.kind !== 'classic';
-  const given: [string, boolean][] = [
-    ['secrets', o.secrets.some((s) => 'env' in s && s.env.startsWith('PUBLISH_IMAGE_SECRET_'))],
-    ['secret-files', o.secrets.some((s) => 'file' in s)],
-    ['secret-envs', o.secrets.some((s) => 'env' in s && !s.env.startsWith('PUBLISH_IMAGE_SECRET_'))],
-    ['ssh', o.ssh.length > 0],
-  ];
-  const needKit = given.find(([, on]) => on)?.[0];
+  const needKit = o.secrets[0]?.input ?? (o.ssh.length ? 'ssh' : undefined);
   if (needKit && !kit) return `Input "${needKit}" needs BuildKit, ${CLASSIC(b)}`;
   if (o.buildContexts.length && b.kind !== 'buildx')
     return (

@@ -10,8 +10,13 @@ import { InputError } from '../errors.js';
 import { bool, listOf } from '../inputlist.js';
 import { maskSecret } from '../secrets.js';
 
-/** A build secret as docker takes it: from a file, or from a variable of docker's environment. */
-export type BuildSecret = { id: string; file: string } | { id: string; env: string };
+/**
+ * A build secret as docker takes it, from a file or from a variable of docker's environment,
+ * and the input that gave it.
+ */
+export type BuildSecret =
+  | { id: string; input: 'secret-files'; file: string }
+  | { id: string; input: 'secrets' | 'secret-envs'; env: string };
 
 export interface BuildInputs {
   platforms: string[];
@@ -87,7 +92,7 @@ function readSecretValues(): Pick<BuildInputs, 'secrets' | 'secretEnv'> {
     maskSecret(at > 0 ? line.slice(at + 1).trim() : line);
     const [id, value] = pair('secrets', line, 'value', `line ${i + 1}`);
     const env = `PUBLISH_IMAGE_SECRET_${i}`;
-    secrets.push({ id, env });
+    secrets.push({ id, input: 'secrets', env });
     secretEnv[env] = value;
   }
   return { secrets, secretEnv };
@@ -99,7 +104,7 @@ function readSecrets(): Pick<BuildInputs, 'secrets' | 'secretEnv'> {
     const [id, file] = pair('secret-files', line, 'path');
     if (!existsSync(file) || !statSync(file).isFile())
       throw new InputError('secret-files', line, `${file} is not a file`);
-    secrets.push({ id, file });
+    secrets.push({ id, input: 'secret-files', file });
   }
   for (const line of listOf(core.getInput('secret-envs'), false)) {
     const [id, env] = pair('secret-envs', line, 'ENV_NAME');
@@ -108,13 +113,13 @@ function readSecrets(): Pick<BuildInputs, 'secrets' | 'secretEnv'> {
     if (value === undefined)
       throw new InputError('secret-envs', line, `${env} is not set in the step's environment (env:)`);
     maskSecret(value);
-    secrets.push({ id, env });
+    secrets.push({ id, input: 'secret-envs', env });
   }
   const seen = new Set<string>();
   for (const s of secrets) {
     if (seen.has(s.id))
       throw new InputError(
-        'file' in s ? 'secret-files' : s.env.startsWith('PUBLISH_IMAGE_SECRET_') ? 'secrets' : 'secret-envs',
+        s.input,
         s.id,
         'gives a secret id twice (across secrets, secret-files and secret-envs)',
       );

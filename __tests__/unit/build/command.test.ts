@@ -83,9 +83,9 @@ describe('the docker command line of each builder', () => {
         cacheFrom: ['ghcr.io/acme/api:main'],
         buildArgs: ['A=1'],
         secrets: [
-          { id: 'npm', env: 'PUBLISH_IMAGE_SECRET_0' },
-          { id: 'pypi', file: '/run/pypi' },
-          { id: 'gh', env: 'GH_TOKEN' },
+          { id: 'npm', input: 'secrets' as const, env: 'PUBLISH_IMAGE_SECRET_0' },
+          { id: 'pypi', input: 'secret-files' as const, file: '/run/pypi' },
+          { id: 'gh', input: 'secret-envs' as const, env: 'GH_TOKEN' },
         ],
         ssh: ['default', 'deploy=/keys/id'],
         buildContexts: ['lib=../lib', 'base=docker-image://alpine:3.20'],
@@ -150,10 +150,10 @@ describe('the docker command line of each builder', () => {
 
 describe('secret flags', () => {
   it.each([
-    [{ id: 'a', file: '/x/y' }, 'id=a,src=/x/y'],
-    [{ id: 'a', file: '/x,y' }, 'id=a,"src=/x,y"'],
-    [{ id: 'a', file: '/x"y' }, 'id=a,"src=/x""y"'],
-    [{ id: 'a', env: 'TOKEN' }, 'id=a,env=TOKEN'],
+    [{ id: 'a', input: 'secret-files' as const, file: '/x/y' }, 'id=a,src=/x/y'],
+    [{ id: 'a', input: 'secret-files' as const, file: '/x,y' }, 'id=a,"src=/x,y"'],
+    [{ id: 'a', input: 'secret-files' as const, file: '/x"y' }, 'id=a,"src=/x""y"'],
+    [{ id: 'a', input: 'secret-envs' as const, env: 'TOKEN' }, 'id=a,env=TOKEN'],
   ])('%j is %s (CSV-quoted where docker would split it)', (secret, want) => {
     expect(secretFlag(secret)).toBe(want);
   });
@@ -161,9 +161,9 @@ describe('secret flags', () => {
 
 describe("docker's environment for a build", () => {
   const secrets = [
-    { id: 'npm', env: 'PUBLISH_IMAGE_SECRET_0' },
-    { id: 'gh', env: 'GH_TOKEN' },
-    { id: 'f', file: '/x' },
+    { id: 'npm', input: 'secrets' as const, env: 'PUBLISH_IMAGE_SECRET_0' },
+    { id: 'gh', input: 'secret-envs' as const, env: 'GH_TOKEN' },
+    { id: 'f', input: 'secret-files' as const, file: '/x' },
   ];
   const env = { GH_TOKEN: 'from-env', OTHER: 'no' };
   it.each([

@@ -76,17 +76,17 @@ describe('what each builder refuses before the build', () => {
     ],
     [
       classic,
-      options(plain, { secrets: [{ id: 'npm', env: 'PUBLISH_IMAGE_SECRET_0' }] }),
+      options(plain, { secrets: [{ id: 'npm', input: 'secrets' as const, env: 'PUBLISH_IMAGE_SECRET_0' }] }),
       /^Input "secrets" needs BuildKit/,
     ],
     [
       classic,
-      options(plain, { secrets: [{ id: 'npm', file: '/x' }] }),
+      options(plain, { secrets: [{ id: 'npm', input: 'secret-files' as const, file: '/x' }] }),
       /^Input "secret-files" needs BuildKit/,
     ],
     [
       classic,
-      options(plain, { secrets: [{ id: 'npm', env: 'NPM_TOKEN' }] }),
+      options(plain, { secrets: [{ id: 'npm', input: 'secret-envs' as const, env: 'NPM_TOKEN' }] }),
       /^Input "secret-envs" needs BuildKit/,
     ],
     [classic, options(plain, { ssh: ['default'] }), /^Input "ssh" needs BuildKit/],
@@ -107,7 +107,7 @@ describe('what each builder refuses before the build', () => {
     [
       kit,
       options('FROM alpine\nRUN --mount=type=secret,id=a make\n', {
-        secrets: [{ id: 'a', file: '/x' }],
+        secrets: [{ id: 'a', input: 'secret-files' as const, file: '/x' }],
         ssh: ['default'],
       }),
     ],

@@ -28,10 +28,10 @@ describe('build secrets', () => {
     });
     const b = readBuildInputs(true);
     expect(b.secrets).toEqual([
-      { id: 'npm', env: 'PUBLISH_IMAGE_SECRET_0' },
-      { id: 'pypi', env: 'PUBLISH_IMAGE_SECRET_1' },
-      { id: 'file', file: secretFile },
-      { id: 'gh', env: 'MY_TOKEN' },
+      { id: 'npm', input: 'secrets' as const, env: 'PUBLISH_IMAGE_SECRET_0' },
+      { id: 'pypi', input: 'secrets' as const, env: 'PUBLISH_IMAGE_SECRET_1' },
+      { id: 'file', input: 'secret-files' as const, file: secretFile },
+      { id: 'gh', input: 'secret-envs' as const, env: 'MY_TOKEN' },
     ]);
     expect(b.secretEnv).toEqual({ PUBLISH_IMAGE_SECRET_0: 'abc=def', PUBLISH_IMAGE_SECRET_1: 'xyz' });
     const masked = stdout
