@@ -89,18 +89,13 @@ export async function verify(regs, repo, tags) {
   return problems;
 }
 
-/** GET a manifest (basic auth, our own request); undefined when missing. */
-export function registryManifest(reg, repo, ref) {
+/** A JSON document from a registry path (basic auth, our own request); undefined when missing. */
+function registryJson(reg, urlPath, headers = {}) {
   return new Promise((resolve) => {
+    const authorization = `Basic ${Buffer.from(`${reg.user}:${reg.pass}`).toString('base64')}`;
     const req = http.get(
-      `http://${reg.host}/v2/${repo}/manifests/${ref}`,
-      {
-        headers: {
-          authorization: `Basic ${Buffer.from(`${reg.user}:${reg.pass}`).toString('base64')}`,
-          accept:
-            'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
-        },
-      },
+      `http://${reg.host}${urlPath}`,
+      { headers: { authorization, ...headers } },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -114,6 +109,14 @@ export function registryManifest(reg, repo, ref) {
       },
     );
     req.on('error', () => resolve(undefined));
+  });
+}
+
+/** GET a manifest (basic auth, our own request); undefined when missing. */
+export function registryManifest(reg, repo, ref) {
+  return registryJson(reg, `/v2/${repo}/manifests/${ref}`, {
+    accept:
+      'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
   });
 }
 
@@ -166,22 +169,5 @@ export async function appImage(base, kib) {
 export async function registryConfig(reg, repo, ref) {
   const m = await registryManifest(reg, repo, ref);
   if (!m?.config?.digest) return undefined;
-  return new Promise((resolve) => {
-    const req = http.get(
-      `http://${reg.host}/v2/${repo}/blobs/${m.config.digest}`,
-      { headers: { authorization: `Basic ${Buffer.from(`${reg.user}:${reg.pass}`).toString('base64')}` } },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          try {
-            resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined);
-          } catch {
-            resolve(undefined);
-          }
-        });
-      },
-    );
-    req.on('error', () => resolve(undefined));
-  });
+  return registryJson(reg, `/v2/${repo}/blobs/${m.config.digest}`);
 }
