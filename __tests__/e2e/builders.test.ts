@@ -17,6 +17,7 @@ import {
   events,
   expectNoLeak,
   makeContext,
+  reg1Inputs,
   runAction,
   secretForms,
   testBed,
@@ -48,10 +49,7 @@ function publish(
     env,
     secrets: [...secretForms(bed.reg1User, bed.reg1Pass), ...secrets],
     inputs: {
-      images: `${bed.reg1}/${repo}`,
-      registry: bed.reg1,
-      username: bed.reg1User,
-      password: bed.reg1Pass,
+      ...reg1Inputs(bed, repo),
       ...inputs,
     },
   });

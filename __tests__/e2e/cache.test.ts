@@ -16,6 +16,7 @@ import {
   events,
   expectNoLeak,
   registryAuthOf,
+  reg1Inputs,
   runAction,
   secretForms,
   testBed,
@@ -105,10 +106,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
       env: builderEnv(),
       secrets: secretForms(bed.reg1User, bed.reg1Pass),
       inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
-        username: bed.reg1User,
-        password: bed.reg1Pass,
+        ...reg1Inputs(bed, repo),
         ...inputs,
       },
     });
@@ -150,10 +148,7 @@ describe.each(BUILDERS)('the build cache with %s, each job on an emptied daemon'
       event: { ...events.pr(7, false), payload: { ...events.pr(7, false).payload, action: 'closed' } },
       env: { GITHUB_API_URL: 'http://127.0.0.1:9' }, // no API: only the pr- tag rules matter here
       inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
-        username: bed.reg1User,
-        password: bed.reg1Pass,
+        ...reg1Inputs(bed, repo),
       },
     });
     expect(closed.code).toBe(0);
@@ -226,10 +221,7 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
       event,
       env: classic(),
       inputs: {
-        images: `${bed.reg1}/${repo}`,
-        registry: bed.reg1,
-        username: bed.reg1User,
-        password: bed.reg1Pass,
+        ...reg1Inputs(bed, repo),
         ...inputs,
       },
     });

@@ -579,6 +579,16 @@ export function twoRegistries(): { bed: Env; reg1: RegistryProbe; reg2: Registry
   };
 }
 
+/** The inputs that publish to `repo` on reg1 with its login (username/password). */
+export function reg1Inputs(bed: Env, repo: string): Record<string, string> {
+  return {
+    images: `${bed.reg1}/${repo}`,
+    registry: bed.reg1,
+    username: bed.reg1User,
+    password: bed.reg1Pass,
+  };
+}
+
 /** `registry-auth` for both users, under the registries' names or others (a proxy's). */
 export function registryAuthOf(bed: Env, host1 = bed.reg1, host2 = bed.reg2): string {
   return [
