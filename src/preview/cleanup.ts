@@ -65,28 +65,26 @@ function clientFor(job: CleanupJob, registry: string): RegistryClient {
 }
 
 /** The pull request's build cache entries in one repository (`buildcache-pr-N[--stage]`). */
-async function cacheTagsOf(job: CleanupJob, t: CleanupTarget): Promise<string[]> {
-  const client = clientFor(job, t.registry);
+async function cacheTagsOf(job: CleanupJob, t: CleanupTarget, client: RegistryClient): Promise<string[]> {
   try {
     const all = await client.listTags(t.repository);
     return all.filter((tag) => isCacheTagOf(tag, `pr-${job.pr.number}`));
   } catch (err) {
     job.log.warning(`${t.name}: the build cache of #${job.pr.number} was not looked for: ${messageOf(err)}`);
     return [];
-  } finally {
-    client.close();
   }
 }
 
+/** One registry client per image, for its cache entries and, on a distribution registry, the removal. */
 async function cleanTarget(job: CleanupJob, t: CleanupTarget, previewTags: string[]): Promise<Outcome> {
-  const tags = [...previewTags, ...(await cacheTagsOf(job, t))];
-  if (t.registry === 'docker.io') {
-    const login = job.inputs.logins.find((l) => l.registry === 'docker.io');
-    return cleanDockerHub(hubBaseUrl(job.env), login, t, tags, job.log);
-  }
-  if (t.registry === 'ghcr.io') return cleanGhcr(job.octokit, t, tags, job.log);
   const client = clientFor(job, t.registry);
   try {
+    const tags = [...previewTags, ...(await cacheTagsOf(job, t, client))];
+    if (t.registry === 'docker.io') {
+      const login = job.inputs.logins.find((l) => l.registry === 'docker.io');
+      return await cleanDockerHub(hubBaseUrl(job.env), login, t, tags, job.log);
+    }
+    if (t.registry === 'ghcr.io') return await cleanGhcr(job.octokit, t, tags, job.log);
     return await cleanDistribution(client, t, tags, job.log);
   } finally {
     client.close();
