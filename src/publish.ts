@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import { userDockerConfigDir } from './docker/login.js';
 import { closeSession, openSession, type Session } from './session.js';
 import { type BuildCache, saveCache } from './build/cache/cache.js';
-import { buildImages } from './build/step.js';
+import { buildImages, type Image } from './build/step.js';
 import { builtBase } from './build/dockerfile.js';
 import { daemonBase } from './docker/inspect.js';
 import { InputError, messageOf } from './errors.js';
@@ -180,7 +180,7 @@ async function buildAndPush(
       ? new ProvenanceRecorder(session.docker, s.inputs, s.meta.labels, s.env)
       : undefined;
     await recorder?.started();
-    const { images, cache } = await imagesToPush(s, session, recorder);
+    const { images, cache } = await imagesToPush(s, session, recorder, !skipped);
     if (cache) summary.cache = cache.summary;
     if (!source) done.imageId = images.map((i) => i.id).join(',');
     if (skipped) {
@@ -240,12 +240,13 @@ async function imagesToPush(
   s: Step,
   session: Session,
   recorder: ProvenanceRecorder | undefined,
-): Promise<{ images: { platform: string; id: string }[]; cache?: BuildCache }> {
+  pushes: boolean,
+): Promise<{ images: Image[]; cache?: BuildCache }> {
   const { inputs } = s;
   if (inputs.mergeDigests.length) return { images: [] };
   if (inputs.source)
     return { images: [{ platform: inputs.platforms[0] ?? '', id: (await session.source!).id }] };
-  return buildImages(s, session, recorder, logger);
+  return buildImages({ ...s, pushes }, session, recorder, logger);
 }
 
 /** The digest the first image's registry holds for what was pushed (its first tag's). */
@@ -258,7 +259,7 @@ function firstDigest(targets: Target[], report: Report): string | undefined {
 async function pushImages(
   s: Step,
   session: Session,
-  images: { platform: string; id: string }[],
+  images: Image[],
   o: { tagsFinal: Promise<void>; attest?: Attester },
   report: Report,
 ): Promise<void> {
@@ -294,6 +295,7 @@ async function pushImages(
     auth: session.auth,
     inspected: session.source,
     root: o.attest && attestedRoot(o.attest, report),
+    inRegistry: images[0]!.at && { ...images[0]!.at, layers: images[0]!.layers ?? [] },
   };
   await publishLocalImage(docker, images[0]!.id, targets, clients, opts, report);
 }

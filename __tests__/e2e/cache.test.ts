@@ -275,6 +275,64 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
     ]);
   }, 180_000);
 
+  it('labels go into the config with no LABEL step: the unlabelled image goes to the cache tag first, the labelled one is published from there and the unlabelled manifest deleted', async () => {
+    const repo = `cache/l${randomBytes(4).toString('hex')}`;
+    const r = await run(repo, { context: project() });
+    expect(r.code).toBe(0);
+    expect(r.log).toMatch(
+      /Labels written into the config \(no LABEL step\): sha256:[0-9a-f]{64}, beside the unlabelled image pushed to .*:buildcache-branch-main/,
+    );
+    expect(r.log).toContain(`Publishing by registry copy: the build put this image in ${bed.reg1}/${repo}`);
+    expect(r.log).not.toMatch(/docker build --quiet --force-rm --file -/); // no LABEL step
+    // What the push of the unlabelled image sent is still told: COPY deps.txt, the slow RUN,
+    // COPY src/ and the last RUN were new; the base's layer was mounted from its repository.
+    expect(r.log).toMatch(/Layers: 127\.0\.0\.1:\d+: 1 layer \([^)]*\) mounted, 4 layers \([^)]*\) uploaded/);
+
+    const main = await probe.manifest(repo, 'main');
+    const config = await probe.config(repo, 'main');
+    expect(config.config.Labels).toMatchObject({
+      'org.opencontainers.image.revision': expect.stringMatching(/^[0-9a-f]{40}$/),
+      'org.opencontainers.image.source': expect.any(String),
+    });
+    const last = (config.history as Record<string, unknown>[]).at(-1)!;
+    expect(last).toMatchObject({ comment: 'publish-image', empty_layer: true });
+    expect(String(last.created_by)).toMatch(/^LABEL org\.opencontainers\.image\./);
+    // Five layers, one history entry each but the labels' (and the base's own non-layer ones).
+    expect((config.rootfs.diff_ids as string[]).length).toBe(5);
+
+    // The daemon holds the same image under the local tags, by the same config.
+    const local = JSON.parse(docker('image', 'inspect', `${bed.reg1}/${repo}:main`))[0];
+    expect(local.Id).toBe(main!.body.config.digest);
+    expect(local.Config.Labels['org.opencontainers.image.revision']).toBe(
+      config.config.Labels['org.opencontainers.image.revision'],
+    );
+
+    // The cache tag names the published manifest; the unlabelled one is gone (reg1 deletes).
+    expect((await probe.manifest(repo, 'buildcache-branch-main'))!.digest).toBe(main!.digest);
+    const unlabelled =
+      /replaced (sha256:[0-9a-f]{64}) \(the unlabelled image pushed before the publish\), deleted/.exec(
+        r.log,
+      )?.[1];
+    expect(unlabelled).toBeDefined();
+    expect(await probe.manifest(repo, unlabelled!)).toBeUndefined();
+
+    // The next job's build reads that entry: the slow step is not run again.
+    const again = await run(repo, { context: project() });
+    expect(again.code).toBe(0);
+    expect(again.log).toMatch(/4 of 4 RUN\/COPY\/ADD steps of the image came from the cache/);
+    expect(((await probe.config(repo, 'main')).rootfs.diff_ids as string[])[2]).toBe(
+      config.rootfs.diff_ids[2],
+    );
+
+    // Without a cache to write there is no push before the publish: one LABEL step instead.
+    const off = await run(repo, { context: project(), cache: 'false' });
+    expect(off.code).toBe(0);
+    expect(off.log).not.toContain('Labels written into the config');
+    expect(
+      (await probe.config(repo, 'main')).config.Labels['org.opencontainers.image.revision'],
+    ).toBeDefined();
+  }, 180_000);
+
   it('an unreadable cache source is a warning, and the build goes on cold', async () => {
     const repo = `cache/u${randomBytes(4).toString('hex')}`;
     const r = await run(repo, { context: project(), 'cache-from': '127.0.0.1:9/nowhere/app:main' });

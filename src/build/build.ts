@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BuildLog, type LoginName } from './buildlog.js';
@@ -9,6 +9,7 @@ import { ClassicStages } from './stagelog.js';
 import type { Logger } from '../log.js';
 import { type Platform, parsePlatform, platformString } from '../registry/oci.js';
 import { isScratch, parseStages, replaceScratch } from './dockerfile.js';
+import { labelImage } from './labels.js';
 import { scratchBase } from './scratch.js';
 
 export interface BuildOptions extends BuildCommandOptions {
@@ -159,35 +160,6 @@ async function pullOtherPlatformBases(
     log.info(`The daemon holds ${image} for ${platformString(held)}; pulling it for ${want}`);
     await docker.run(['pull', '--platform', want, image]);
   }
-}
-
-/** The Dockerfile that puts every label on an image in one step (values JSON-quoted). */
-export function labelDockerfile(id: string, labels: Record<string, string>): string {
-  const pairs = Object.entries(labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`);
-  return `FROM ${id}\nLABEL ${pairs.join(' \\\n      ')}\n`;
-}
-
-/** Labels and tags an image with one LABEL step on top of it; it adds no layer. */
-async function labelImage(
-  docker: Docker,
-  id: string,
-  labels: Record<string, string>,
-  tags: string[],
-  dir: string,
-  platform?: string,
-): Promise<string> {
-  if (Object.keys(labels).length === 0) {
-    for (const t of tags) await docker.run(['tag', id, t]);
-    return id;
-  }
-  const context = path.join(dir, 'labels');
-  await mkdir(context, { recursive: true });
-  const iid = path.join(dir, 'labelled');
-  const args = ['build', '--quiet', '--force-rm', '--file', '-', '--iidfile', iid];
-  if (platform) args.push('--platform', platform);
-  for (const t of tags) args.push('--tag', t);
-  await docker.run([...args, context], { stdin: labelDockerfile(id, labels) });
-  return (await readFile(iid, 'utf8')).trim();
 }
 
 export async function imagePlatform(docker: Docker, ref: string): Promise<Platform> {

@@ -10,7 +10,15 @@ import type { Target } from '../engine/push.js';
 import type { Run } from '../event.js';
 import type { ProvenanceRecorder } from '../provenance/recorder.js';
 import type { Session } from '../session.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { inspectImage } from '../docker/inspect.js';
+import { messageOf } from '../errors.js';
 import { build } from './build.js';
+import { builtBase } from './dockerfile.js';
+import { labelImage } from './labels.js';
+import { daemonWouldPush, relabel, type Relabelled } from './relabel.js';
+import { cacheTag } from './cache/stages.js';
 import { type Builder, detectBuilder } from './builder.js';
 import { type BuildCache, type CacheStep, noteBuild, prepareCache } from './cache/cache.js';
 import { assertBuilderCan } from './features.js';
@@ -24,9 +32,12 @@ export interface BuildStep {
   run: Run;
   /** Why this run has no secrets (a fork's pull request), if it has none. */
   noSecrets?: string;
+  /** The step pushes what it builds (not a build-only run). */
+  pushes: boolean;
 }
 
-type Image = { platform: string; id: string };
+/** A built image; `at` when its manifest is in a registry already (relabel.ts). */
+export type Image = { platform: string; id: string; at?: Relabelled['at']; layers?: Relabelled['layers'] };
 
 /** Builds the image of every platform; the cache it read, for the step to write after the push. */
 export async function buildImages(
@@ -51,17 +62,22 @@ export async function buildImages(
     if (builder.kind !== 'classic') await buildStages(s, session, builder, cache, log, platform);
     core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
     try {
+      // The classic builder's labels may be written without a container once it is built.
+      const later = builder.kind === 'classic' && !multi && s.pushes && !inputs.provenance && cache.write;
+      const tags = multi ? [] : s.meta.tags;
       const options = {
         ...inputs,
         ...cacheOptions(cache),
-        labels: s.meta.labels,
+        labels: later ? {} : s.meta.labels,
         platform: platform || undefined,
-        tags: multi ? [] : s.meta.tags,
+        tags: later ? [] : tags,
       };
-      const { id, resolvedBases, stats, stages } = await build(session.docker, options, builder, log);
+      const { resolvedBases, stats, stages, ...built } = await build(session.docker, options, builder, log);
       if (stages) await keepClassicStages(session, cache, stages, log);
-      images.push({ platform, id });
+      const image = later ? await labelClassic(s, session, cache, built.id, platform, log) : built;
+      images.push({ platform, ...image });
       await recorder?.built(platform, resolvedBases);
+      const { id } = image;
       core.info(`Built ${id}${platform ? ` for ${platform}` : ''}`);
       sayCachedSteps(cache, 'the image', stats);
       noteBuild(cache, '', stats);
@@ -70,6 +86,51 @@ export async function buildImages(
     }
   }
   return { images, cache };
+}
+
+/**
+ * The classic build's labels: written into the config when the daemon would push the image
+ * anyway (relabel.ts), else by one LABEL step; local tags either way.
+ */
+async function labelClassic(
+  s: BuildStep,
+  session: Session,
+  cache: BuildCache,
+  id: string,
+  platform: string,
+  log: Logger,
+): Promise<Omit<Image, 'platform'>> {
+  const { labels, tags } = s.meta;
+  const { repo, scope } = cache.write!;
+  const image = await inspectImage(session.docker, id);
+  const base = builtBase(s.inputs.file, s.inputs.buildArgs, s.inputs.target);
+  if (Object.keys(labels).length && (await daemonWouldPush(session.docker, image, base, repo.registry))) {
+    try {
+      const r = await relabel(image, {
+        docker: session.docker,
+        client: session.clients(repo.registry),
+        auth: session.auth(repo.registry),
+        loggedIn: session.loggedIn,
+        repo,
+        tag: cacheTag(scope),
+        labels,
+        tags,
+        log,
+      });
+      // The cache tag now names the unlabelled image: it is rewritten after the push, whatever it held.
+      cache.unchanged.delete('');
+      cache.unlabelled = r.unlabelled;
+      return { id: r.id, at: r.at, layers: r.layers };
+    } catch (err) {
+      log.info(`Labels by a LABEL step instead: ${messageOf(err).split('\n')[0]}`);
+    }
+  }
+  const dir = await mkdtemp(path.join(session.tmp, 'labels-'));
+  try {
+    return { id: await labelImage(session.docker, id, labels, tags, dir, platform || undefined) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function cacheStepOf(

@@ -48,8 +48,8 @@ export class DockerError extends Error {
 }
 
 export interface RunOptions {
-  /** Written to docker's stdin: the only way a secret reaches docker. */
-  stdin?: string;
+  /** Written to docker's stdin: the only way a secret reaches docker (and `docker load`'s archive). */
+  stdin?: string | Buffer;
   /** Each line of stdout/stderr as it arrives (build logs). */
   onLine?: (line: string) => void;
   /** Variables added to docker's environment for this call alone (build secrets). */
@@ -88,6 +88,13 @@ export class Docker {
     if (!this.engine) return void (await this.run(['tag', image, ref]));
     this.log.debug(`docker tag ${image} ${ref} (Engine API)`);
     await this.engine.tag(image, ref);
+  }
+
+  /** `docker load` of an archive held in memory. */
+  async load(tar: Buffer): Promise<void> {
+    if (!this.engine) return void (await this.run(['load', '--quiet'], { stdin: tar }));
+    this.log.debug('docker load (Engine API)');
+    await this.engine.load(tar);
   }
 
   /** `docker pull <ref>`: through the API with `auth`, else the CLI once `loggedIn` resolves. */
@@ -157,7 +164,9 @@ export class Docker {
       'docker',
       args,
       {
-        ...(options.stdin !== undefined && { input: Buffer.from(options.stdin) }),
+        ...(options.stdin !== undefined && {
+          input: typeof options.stdin === 'string' ? Buffer.from(options.stdin) : options.stdin,
+        }),
         listeners: {
           stdout: (c) => out.push(c),
           stderr: (c) => err.push(c),

@@ -84,6 +84,7 @@ export class Engine {
     url: string,
     headers: Record<string, string> = {},
     onData?: (chunk: Buffer) => void,
+    body?: Buffer,
   ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const req = request({ socketPath: this.socketPath, method, path: url, headers }, (res) => {
@@ -96,7 +97,7 @@ export class Engine {
         res.on('error', reject);
       });
       req.on('error', reject);
-      req.end();
+      req.end(body);
     });
   }
 
@@ -123,6 +124,21 @@ export class Engine {
     const reply = await this.call('GET', '/images/json');
     if (reply.status !== 200) this.fail(['image', 'ls'], reply);
     return JSON.parse(reply.body.toString('utf8')) as ListedImage[];
+  }
+
+  /**
+   * `docker load` of an archive held in memory (a config alone, see build/labels.ts). The
+   * daemon answers 200 and then a JSON message, which carries the error if the load failed.
+   */
+  async load(tar: Buffer): Promise<void> {
+    const headers = { 'Content-Type': 'application/x-tar', 'Content-Length': String(tar.length) };
+    const reply = await this.call('POST', '/images/load?quiet=1', headers, undefined, tar);
+    if (reply.status !== 200) this.fail(['load'], reply);
+    for (const line of reply.body.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const m = JSON.parse(line) as PushMessage;
+      if (m.error !== undefined) throw new DockerError(['load'], 1, m.errorDetail?.message ?? m.error);
+    }
   }
 
   /** `docker tag <image> <repo>:<tag>`. */

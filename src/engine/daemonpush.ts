@@ -94,7 +94,11 @@ export async function registryCopy(
   report: Report,
 ): Promise<void> {
   const at = source.from[0]!;
-  const manifest = await o.clients(at.registry).getManifest(at.repository, source.manifestDigest);
+  const client = o.clients(at.registry);
+  const put = client.manifestPut(source.manifestDigest);
+  const manifest = put
+    ? { ...put, digest: source.manifestDigest }
+    : await client.getManifest(at.repository, source.manifestDigest);
   await publishManifest(manifest, at, targets, o, report);
 }
 

@@ -68,6 +68,16 @@ export interface LocalPublishOptions {
    * attestation), made once the image's blobs are everywhere.
    */
   root?: (image: SavedImage, targets: RelayTarget[]) => Promise<Manifest>;
+  /**
+   * Where the build already put this very image (a classic build labelled through the
+   * registry, build/relabel.ts), and what that push did with each layer.
+   */
+  inRegistry?: {
+    registry: string;
+    repository: string;
+    manifestDigest: string;
+    layers: { digest: string; size: number; outcome: 'reused' | 'mounted' | 'uploaded' }[];
+  };
 }
 
 /**
@@ -152,6 +162,15 @@ async function publishByCheapestPath(
     report.path = path;
     opts.log.info(`Publishing by ${path}: ${why}`);
   };
+  const at = opts.inRegistry;
+  if (at && !opts.root) {
+    // Nothing to find out: the build's own push put it there, the base's layers with it.
+    say('registry copy', `the build put this image in ${at.registry}/${at.repository}`);
+    for (const l of at.layers) ledger.note(at.registry, l.digest, l.size, l.outcome);
+    const o = { clients, log: opts.log, ledger, tagsFinal: opts.tagsFinal, dockerReady: Promise.resolve() };
+    const known: KnownImage = { layers: new Map(), images: new Map() };
+    return registryCopy({ manifestDigest: at.manifestDigest, from: [at] }, targets, { ...o, known }, report);
+  }
   if (!opts.base) {
     // No base to ask about: fresh layers, today's export, the registries asked while it starts.
     const known = inspectAndAsk(docker, image, clients, opts).then(async (f) =>

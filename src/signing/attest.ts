@@ -15,7 +15,8 @@ import type { RegistryClient } from '../registry/client.js';
 import type { Report, Target } from '../engine/push.js';
 import { buildProvenancePredicate, provenanceStatementFor, runIdentity, SLSA_V1 } from './predicate.js';
 import { attachReferrer, referrerManifest } from './referrer.js';
-import { signStatement, sigstoreInstance, type SigstoreInstance } from './sigstore.js';
+// Loaded when something is signed: Sigstore's client is ~40 ms of start-up every step would pay.
+import type { SigstoreInstance } from './sigstore.js';
 
 /** One attested subject, as the outputs and the summary list it. */
 export interface SignedSubject {
@@ -81,6 +82,7 @@ export function verifyCommands(
 
 /** Signs, stores and attaches an attestation for every pushed subject; throws naming those missing. */
 export async function attestPushed(c: SigningContext): Promise<SigningResult> {
+  const { signStatement, sigstoreInstance } = await import('./sigstore.js');
   const g = githubFacts(c.env);
   const instance = sigstoreInstance(c.payload?.repository?.visibility, g.serverUrl);
   const predicate = buildProvenancePredicate(g, runIdentity(c.env, c.payload));

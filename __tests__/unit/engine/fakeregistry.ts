@@ -97,9 +97,17 @@ export class MemoryRegistry {
   /** Digests whose uploads fail here. */
   readonly refuseUploads = new Set<string>();
 
+  private readonly putBodies = new Map<string, { body: Buffer; mediaType: string }>();
+
+  /** As the client: the manifests it PUT itself, by digest. */
+  manifestPut(digest: string): { body: Buffer; mediaType: string } | undefined {
+    return this.putBodies.get(digest);
+  }
+
   async putManifest(repo: string, ref: string, body: Buffer, mediaType: string): Promise<string> {
     this.calls.push(`PUT manifest ${repo}:${ref}`);
     const m = { body, mediaType, digest: digestOf(body) };
+    this.putBodies.set(m.digest, { body, mediaType });
     this.manifests.set(`${repo}:${ref}`, m);
     this.manifests.set(`${repo}:${m.digest}`, m);
     return m.digest;

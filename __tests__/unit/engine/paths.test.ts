@@ -202,4 +202,33 @@ describe('registryCopy: an image a registry already holds, copied to every targe
     expect(ledger.report().r2!.copied).toEqual({ layers: 2, bytes: 4 });
     expect(ledger.report().r1!.reused).toEqual({ layers: 2, bytes: 4 });
   });
+
+  it('a manifest the same client PUT (a build labelled through the registry) is copied with no GET', async () => {
+    const r1 = new MemoryRegistry('r1');
+    const { manifest } = r1.putImage(
+      'acme/api',
+      'buildcache-branch-main',
+      [Buffer.from('L1')],
+      ['sha256:d1'],
+    );
+    const client = r1.client();
+    const digest = await client.putManifest('acme/api', manifest.digest, manifest.body, manifest.mediaType);
+    r1.calls.length = 0;
+    const report = newReport();
+    await registryCopy(
+      { manifestDigest: digest, from: [{ registry: 'r1', repository: 'acme/api' }] },
+      [{ name: 'r1/acme/api', registry: 'r1', repository: 'acme/api', tags: ['main', 'latest'] }],
+      {
+        clients: () => client,
+        log: silentLogger,
+        ledger: new ReuseLedger(),
+        tagsFinal: Promise.resolve(),
+        dockerReady: Promise.resolve(),
+        known: { layers: new Map(), images: new Map() },
+      },
+      report,
+    );
+    expect(r1.calls).toEqual(['PUT manifest acme/api:main', 'PUT manifest acme/api:latest']);
+    expect(report.digests).toEqual({ 'r1/acme/api:main': digest, 'r1/acme/api:latest': digest });
+  });
 });

@@ -53,6 +53,11 @@ export interface BuildCache {
   unchanged: Set<string>;
   /** Entries found under the scope this run writes, by stage key ('' for the image). */
   own: Set<string>;
+  /**
+   * The unlabelled image's manifest this run pushed to its cache tag before the publish (a
+   * classic build labelled by relabel.ts): deleted once the tag names the published image.
+   */
+  unlabelled?: string;
   /** Lines for the job summary (names and refs only). */
   summary: string[];
 }
@@ -196,6 +201,7 @@ export async function saveCache(
         scope,
         stages: stages.map((s) => ({ key: s.key, localRef: s.localRef })),
         imageDigest: cache.unchanged.has('') ? undefined : imageDigest,
+        unlabelled: cache.unlabelled,
       },
       c.docker,
       c.clients(repo.registry),

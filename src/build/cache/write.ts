@@ -21,11 +21,19 @@ export interface CacheWrite {
   stages: { key: string; localRef: string }[];
   /** The digest the registry holds for the published image in `repo`. */
   imageDigest?: string;
+  /** An unlabelled manifest this run pushed under the image's tag first (relabel.ts). */
+  unlabelled?: string;
 }
 
 export interface CacheWriteResult {
   written: { ref: string; digest?: string }[];
-  replaced: { ref: string; digest: string; outcome: 'deleted' | 'kept' | 'deletes disabled' }[];
+  replaced: {
+    ref: string;
+    digest: string;
+    outcome: 'deleted' | 'kept' | 'deletes disabled';
+    /** The unlabelled image this run pushed first, rather than an earlier run's entry. */
+    unlabelled?: boolean;
+  }[];
 }
 
 /** Deletes `old` unless another cache tag still names it; says what became of it. */
@@ -70,6 +78,15 @@ export async function writeCache(
     const m = client.manifestPut(w.imageDigest) ?? (await client.getManifest(repository, w.imageDigest));
     await client.putManifest(repository, tag, m.body, m.mediaType);
     out.written.push({ ref: `${w.repo.name}:${tag}`, digest: w.imageDigest });
+    if (w.unlabelled && w.unlabelled !== w.imageDigest) {
+      // Only this run's push named it: no release tag ever does (they name the labelled one).
+      const r = await client.deleteManifest(repository, w.unlabelled).catch((err: unknown) => {
+        o.log.warning(`The unlabelled image ${w.repo.name}@${w.unlabelled} stays: ${messageOf(err)}`);
+        return 'kept' as const;
+      });
+      const outcome = r === 'unsupported' ? 'deletes disabled' : r === 'kept' ? 'kept' : 'deleted';
+      out.replaced.push({ ref: `${w.repo.name}:${tag}`, digest: w.unlabelled, outcome, unlabelled: true });
+    }
   }
   return out;
 }
@@ -79,11 +96,13 @@ export function describeWrite(r: CacheWriteResult): string[] {
   const lines = r.written.map((x) => `Build cache written: ${x.ref}${x.digest ? ` (${x.digest})` : ''}`);
   for (const x of r.replaced)
     lines.push(
-      x.outcome === 'deleted'
-        ? `  replaced ${x.digest}, deleted`
-        : x.outcome === 'kept'
-          ? `  replaced ${x.digest}, kept: another cache entry names it`
-          : `  replaced ${x.digest}, kept: the registry has deletes disabled (405), so replaced cache manifests stay until its garbage collection or a delete`,
+      x.unlabelled && x.outcome === 'deleted'
+        ? `  replaced ${x.digest} (the unlabelled image pushed before the publish), deleted`
+        : x.outcome === 'deleted'
+          ? `  replaced ${x.digest}, deleted`
+          : x.outcome === 'kept'
+            ? `  replaced ${x.digest}, kept: another cache entry names it`
+            : `  replaced ${x.digest}, kept: the registry has deletes disabled (405), so replaced cache manifests stay until its garbage collection or a delete`,
     );
   return lines;
 }
