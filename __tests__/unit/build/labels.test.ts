@@ -88,7 +88,7 @@ async function entries(tar: Buffer): Promise<Record<string, string>> {
   const done = new Promise<void>((resolve, reject) => {
     x.on('entry', (h, stream, next) => {
       const parts: Buffer[] = [];
-      stream.on('data', (c: Buffer) => parts.push(c));
+      stream.on('data', (c) => parts.push(c as Buffer));
       stream.on('end', () => {
         out[h.name] = Buffer.concat(parts).toString();
         next();
