@@ -67,7 +67,7 @@ export async function buildImages(
       const tags = multi ? [] : s.meta.tags;
       const options = {
         ...inputs,
-        ...cacheOptions(cache),
+        ...cacheOptions(cache, builder),
         labels: later ? {} : s.meta.labels,
         platform: platform || undefined,
         tags: later ? [] : tags,
@@ -162,9 +162,11 @@ function cacheStepOf(
   };
 }
 
-function cacheOptions(cache: BuildCache) {
+/** The cache flags of one build: the classic builder's reads every source; BuildKit's, its entry's. */
+export function cacheOptions(cache: BuildCache, builder: Builder, key = '') {
+  const own = cache.entries[key];
   return {
-    cacheFrom: cache.cacheFrom,
+    cacheFrom: builder.kind === 'classic' ? cache.cacheFrom : [...(own ? [own] : []), ...cache.userFrom],
     cacheTo: cache.cacheTo,
     inlineCache: cache.inlineCache,
   };
@@ -217,7 +219,7 @@ async function buildStages(
     try {
       const options = {
         ...s.inputs,
-        ...cacheOptions(cache),
+        ...cacheOptions(cache, builder, stage.key),
         cacheTo: [],
         target: stage.name,
         platform: platform || undefined,

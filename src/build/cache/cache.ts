@@ -37,7 +37,15 @@ export interface CacheStep {
 
 /** What every build of the step adds for the cache, and what the step writes afterwards. */
 export interface BuildCache {
+  /** Every source: the one build of the classic builder reads them all. */
   cacheFrom: string[];
+  /**
+   * BuildKit's builds read only their own entry (by stage key, '' for the image) and the
+   * `cache-from` input: docker 20.10's BuildKit can miss a step when several inline caches are
+   * imported at once (moby/buildkit#3730), and a stage's build has no use for another's.
+   */
+  entries: Record<string, string>;
+  userFrom: string[];
   cacheTo: string[];
   inlineCache: boolean;
   /** The stages kept as entries of their own, in Dockerfile order (see step.ts for how each builder makes them). */
@@ -116,6 +124,8 @@ export async function prepareCache(c: CacheStep): Promise<BuildCache> {
   const flags = cacheFlags(builder, inputs.cacheFrom, inputs.cacheTo, driver);
   const base: BuildCache = {
     cacheFrom: flags.from,
+    entries: {},
+    userFrom: flags.from,
     cacheTo: flags.to,
     inlineCache: flags.inline && builder.kind !== 'classic',
     stages: [],
@@ -151,6 +161,7 @@ export async function prepareCache(c: CacheStep): Promise<BuildCache> {
   return {
     ...base,
     cacheFrom: from,
+    entries: Object.fromEntries(sources.lookups.flatMap((l) => (l.ref ? [[l.key, l.ref]] : []))),
     inlineCache: builder.kind !== 'classic',
     stages,
     write: scopes.write ? { scope: scopes.write, repo: c.repos[0]! } : undefined,
