@@ -284,6 +284,9 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
     );
     expect(r.log).toContain(`Publishing by registry copy: the build put this image in ${bed.reg1}/${repo}`);
     expect(r.log).not.toMatch(/docker build --quiet --force-rm --file -/); // no LABEL step
+    // The base was fetched before the build (bases.ts), beside the logins: the build found it.
+    expect(r.log).toContain(`docker pull ${base} (Engine API)`);
+    expect(r.log).not.toMatch(/Pulling from cachebase\/busybox/);
     // What the push of the unlabelled image sent is still told: COPY deps.txt, the slow RUN,
     // COPY src/ and the last RUN were new; the base's layer was mounted from its repository.
     expect(r.log).toMatch(/Layers: 127\.0\.0\.1:\d+: 1 layer \([^)]*\) mounted, 4 layers \([^)]*\) uploaded/);

@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { inspectImage } from '../docker/inspect.js';
 import { messageOf } from '../errors.js';
+import { fetchBases } from './bases.js';
 import { build } from './build.js';
 import { builtBase } from './dockerfile.js';
 import { labelImage } from './labels.js';
@@ -53,8 +54,11 @@ export async function buildImages(
   assertBuilderCan(builder, inputs);
   // Local tags only make sense for a single image; platforms would overwrite each other.
   const multi = inputs.platforms.length > 1 || inputs.pushByDigest;
+  const bases =
+    builder.kind === 'classic' ? fetchBases(session.docker, inputs, session.auth, log) : undefined;
   const cache = await prepareCache(cacheStepOf(s, session, builder, multi, log));
   await session.loggedIn; // FROM and --pull may need the registry's credentials
+  await bases;
   const images: Image[] = [];
   for (const platform of inputs.platforms.length ? inputs.platforms : ['']) {
     // BuildKit builds each cached stage on its own first; the classic builder's one build

@@ -75,6 +75,15 @@ interface Reply {
   body: Buffer;
 }
 
+/** A streamed answer (JSON messages, one a line) that carries a failure says it in a message. */
+function throwStreamedError(args: string[], body: Buffer): void {
+  for (const line of body.toString('utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const m = JSON.parse(line) as PushMessage;
+    if (m.error !== undefined) throw new DockerError(args, 1, m.errorDetail?.message ?? m.error);
+  }
+}
+
 export class Engine {
   constructor(readonly socketPath: string) {}
 
@@ -134,11 +143,7 @@ export class Engine {
     const headers = { 'Content-Type': 'application/x-tar', 'Content-Length': String(tar.length) };
     const reply = await this.call('POST', '/images/load?quiet=1', headers, undefined, tar);
     if (reply.status !== 200) this.fail(['load'], reply);
-    for (const line of reply.body.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const m = JSON.parse(line) as PushMessage;
-      if (m.error !== undefined) throw new DockerError(['load'], 1, m.errorDetail?.message ?? m.error);
-    }
+    throwStreamedError(['load'], reply.body);
   }
 
   /** `docker tag <image> <repo>:<tag>`. */
@@ -159,11 +164,7 @@ export class Engine {
     const headers = { 'X-Registry-Auth': auth ? registryAuthHeader(auth) : '' };
     const reply = await this.call('POST', `/images/create?${query}`, headers);
     if (reply.status !== 200) this.fail(['pull', ref], reply);
-    for (const line of reply.body.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const m = JSON.parse(line) as PushMessage;
-      if (m.error !== undefined) throw new DockerError(['pull', ref], 1, m.errorDetail?.message ?? m.error);
-    }
+    throwStreamedError(['pull', ref], reply.body);
   }
 
   /**

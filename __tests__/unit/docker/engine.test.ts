@@ -39,6 +39,7 @@ describe('Engine on a unix socket', () => {
   const dir = tempDir('engine-sock');
   const socket = path.join(dir, 'd.sock');
   const seen: { method: string; url: string; auth?: string }[] = [];
+  const loaded: string[] = [];
   let server: Server;
   /** Each push answer: the stream of messages the daemon sends for a tag. */
   const pushes: Record<string, string[]> = {
@@ -65,6 +66,20 @@ describe('Engine on a unix socket', () => {
       if (url.pathname.endsWith('/tag')) {
         res.statusCode = 201;
         return res.end();
+      }
+      if (url.pathname === '/images/load') {
+        const parts: Buffer[] = [];
+        req.on('data', (c: Buffer) => parts.push(c));
+        req.on('end', () => {
+          loaded.push(Buffer.concat(parts).toString());
+          // The daemon answers 200 and says a failure in the message that follows.
+          res.end(
+            loaded.at(-1) === 'bad'
+              ? '{"errorDetail":{"message":"open /x/layer.tar: no such file"},"error":"open /x/layer.tar: no such file"}\n'
+              : '{"stream":"Loaded image: r/app:main\\n"}\n',
+          );
+        });
+        return;
       }
       if (url.pathname.endsWith('/push')) {
         res.write(''); // a 200 at once, then messages, as the daemon streams them
@@ -115,5 +130,18 @@ describe('Engine on a unix socket', () => {
         output: expect.stringContaining('abc: Mounted from base'),
       });
     }
+  });
+
+  it.each([
+    ['loads an archive sent as the request body', 'tar-bytes', undefined],
+    ["throws the daemon's message when the load failed after a 200", 'bad', 'layer.tar: no such file'],
+  ])('%s', async (_name, body, error) => {
+    const got = await engine()
+      .load(Buffer.from(body))
+      .catch((e: unknown) => e);
+    expect(loaded.at(-1)).toBe(body);
+    expect(new URL(seen.at(-1)!.url, 'http://d').searchParams.get('quiet')).toBe('1');
+    if (error) expect((got as DockerError).stderr).toContain(error);
+    else expect(got).toBeUndefined();
   });
 });

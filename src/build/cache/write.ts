@@ -4,7 +4,8 @@
  * overwritten, never accumulated: the stage manifest it replaced is deleted where the registry
  * allows deletes and no other cache entry names it (identical stages of two scopes share a
  * digest). The image's own entry is the published manifest, so its old digest is a release's
- * and is never deleted.
+ * and is never deleted; the unlabelled manifest a classic build pushed there first
+ * (build/relabel.ts) is, once the tag names the published one.
  */
 import type { Docker } from '../../docker/cli.js';
 import type { EngineAuth } from '../../docker/engine.js';
