@@ -5,10 +5,7 @@
  * helpers/leaks.ts), so the leak check reads each child's argv and environment.
  */
 import { spawn } from 'node:child_process';
-import { connect, createServer, type Socket } from 'node:net';
 import {
-  appendFileSync,
-  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -30,6 +27,12 @@ import {
   sizeOf,
   tokensInLog,
 } from '../helpers/leaks.js';
+import { RegistryProbe } from './probe.js';
+import { REPO, SHA, type Event } from './events.js';
+
+export { RegistryProbe } from './probe.js';
+export { REPO, SHA, events, repositoryRecord, type Event } from './events.js';
+export { fakeDocker, type FakeDocker } from './fakedocker.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const DIST = path.join(ROOT, 'dist/index.js');
@@ -105,54 +108,6 @@ export function testBed(): Env {
     reg3TokenLog: e.REG3_TOKEN_LOG!,
   };
 }
-
-export const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
-export const REPO = 'acme/api';
-
-export function repositoryRecord(): Record<string, unknown> {
-  return {
-    name: 'api',
-    full_name: REPO,
-    html_url: `https://github.com/${REPO}`,
-    description: 'The API',
-    default_branch: 'main',
-    license: { spdx_id: 'MIT' },
-  };
-}
-
-export interface Event {
-  name: string;
-  ref: string;
-  sha?: string;
-  payload: Record<string, unknown>;
-  actor?: string;
-}
-
-export const events = {
-  tag: (tag: string): Event => ({
-    name: 'push',
-    ref: `refs/tags/${tag}`,
-    payload: { repository: repositoryRecord() },
-  }),
-  branch: (branch: string): Event => ({
-    name: 'push',
-    ref: `refs/heads/${branch}`,
-    payload: { repository: repositoryRecord() },
-  }),
-  pr: (n: number, fromFork: boolean): Event => ({
-    name: 'pull_request',
-    ref: `refs/pull/${n}/merge`,
-    payload: {
-      number: n,
-      repository: repositoryRecord(),
-      pull_request: {
-        number: n,
-        head: { sha: 'f'.repeat(40), ref: 'feature', repo: { full_name: fromFork ? 'someone/api' : REPO } },
-        base: { ref: 'main', repo: { full_name: REPO } },
-      },
-    },
-  }),
-};
 
 export interface Result {
   code: number;
@@ -411,161 +366,6 @@ export function makeContext(sizeBytes = 1024, dockerfile?: string): string {
 /** A unique repository path, so tests never see each other's tags. */
 export function uniqueRepo(prefix = 'e2e'): string {
   return `${prefix}/r${randomBytes(4).toString('hex')}`;
-}
-
-/** Independent registry reads (plain fetch with basic auth), not the action's own client. */
-export class RegistryProbe {
-  constructor(
-    readonly host: string,
-    private readonly user: string,
-    private readonly pass: string,
-  ) {}
-
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      authorization: `Basic ${Buffer.from(`${this.user}:${this.pass}`).toString('base64')}`,
-      ...extra,
-    };
-  }
-
-  /**
-   * A GET with Basic credentials; a Bearer challenge (the token registry) is answered the
-   * plain way, a token for exactly the scope the challenge names, fetched with the same Basic
-   * credentials, independent of the action's own token code.
-   */
-  private async get(url: string, extra: Record<string, string> = {}): Promise<Response> {
-    const r = await fetch(url, { headers: this.headers(extra) });
-    const challenge = r.headers.get('www-authenticate') ?? '';
-    if (r.status !== 401 || !/^bearer /i.test(challenge)) return r;
-    const param = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(challenge)?.[1];
-    const tokenUrl = new URL(param('realm')!);
-    tokenUrl.searchParams.set('service', param('service') ?? '');
-    if (param('scope')) tokenUrl.searchParams.set('scope', param('scope')!);
-    const t = await fetch(tokenUrl, { headers: this.headers() });
-    if (!t.ok) throw new Error(`probe: token for ${url}: ${t.status}`);
-    const { token } = (await t.json()) as { token: string };
-    return fetch(url, { headers: { ...extra, authorization: `Bearer ${token}` } });
-  }
-
-  /**
-   * The image's tags, its build cache entries (`buildcache-…`, never a release tag) left out:
-   * what a flow published. `allTags` lists those too.
-   */
-  async tags(repo: string): Promise<string[]> {
-    return (await this.allTags(repo)).filter((t) => !t.startsWith('buildcache-'));
-  }
-
-  async allTags(repo: string): Promise<string[]> {
-    const r = await this.get(`http://${this.host}/v2/${repo}/tags/list`);
-    if (r.status === 404) return [];
-    const body = (await r.json()) as { tags: string[] | null };
-    return (body.tags ?? []).sort();
-  }
-
-  /** The digest the registry holds for a tag or digest, and the manifest itself. */
-  async manifest(
-    repo: string,
-    ref: string,
-  ): Promise<{ digest: string; body: Record<string, any> } | undefined> {
-    const accept = [
-      'application/vnd.oci.image.index.v1+json',
-      'application/vnd.oci.image.manifest.v1+json',
-      'application/vnd.docker.distribution.manifest.v2+json',
-      'application/vnd.docker.distribution.manifest.list.v2+json',
-    ].join(', ');
-    const r = await this.get(`http://${this.host}/v2/${repo}/manifests/${ref}`, { accept });
-    if (r.status === 404) return undefined;
-    if (!r.ok) throw new Error(`GET manifest ${repo}:${ref}: ${r.status}`);
-    const digest = r.headers.get('docker-content-digest') ?? '';
-    return { digest, body: (await r.json()) as Record<string, any> };
-  }
-
-  async blob(repo: string, digest: string): Promise<Buffer> {
-    const r = await this.get(`http://${this.host}/v2/${repo}/blobs/${digest}`);
-    if (!r.ok) throw new Error(`GET blob ${repo}@${digest}: ${r.status}`);
-    return Buffer.from(await r.arrayBuffer());
-  }
-
-  async blobJson(repo: string, digest: string): Promise<Record<string, any>> {
-    return JSON.parse((await this.blob(repo, digest)).toString('utf8')) as Record<string, any>;
-  }
-
-  /** The image config of a single-platform manifest. */
-  async config(repo: string, ref: string): Promise<Record<string, any>> {
-    const m = await this.manifest(repo, ref);
-    if (!m) throw new Error(`no manifest ${repo}:${ref}`);
-    return this.blobJson(repo, m.body.config.digest);
-  }
-}
-
-export interface FakeDocker {
-  /** Put first in PATH. */
-  dir: string;
-  /** One line per call: its arguments. Absent when docker was never called. */
-  marker: string;
-  /**
-   * Every call `docker` got, in order: the CLI's arguments, and `API <METHOD> <path>` for each
-   * request the action sent to the daemon's socket itself (the Engine API).
-   */
-  calls(): string[];
-  /** PATH with the recording `docker` first and DOCKER_HOST on the recording socket. */
-  env: Record<string, string>;
-}
-
-/**
- * A `docker` that records its arguments, then refuses the call (the default), or runs the real
- * one; and a unix socket in front of the daemon that records each Engine API request the action
- * makes there, then answers 503 (the default) or passes it on. The real CLI talks to the real
- * socket, so only the action's own API requests are recorded as API lines.
- */
-export function fakeDocker(o: { passThrough?: boolean } = {}): FakeDocker {
-  const dir = tempDir('publish-image-fakedocker');
-  const marker = path.join(dir, 'calls');
-  const real = (process.env.PATH ?? '')
-    .split(':')
-    .map((d) => path.join(d, 'docker'))
-    .find((p) => existsSync(p));
-  if (o.passThrough && !real) throw new Error('no docker in PATH');
-  const daemon = process.env.DOCKER_HOST?.startsWith('unix://')
-    ? process.env.DOCKER_HOST.slice('unix://'.length)
-    : '/var/run/docker.sock';
-  const lines = [
-    '#!/bin/sh',
-    `printf '%s\\n' "$*" >> '${marker}'`,
-    o.passThrough
-      ? `DOCKER_HOST='unix://${daemon}' exec '${real}' "$@"`
-      : `echo 'fake docker: not allowed in this test' >&2; exit 1`,
-  ];
-  writeFileSync(path.join(dir, 'docker'), lines.join('\n') + '\n');
-  chmodSync(path.join(dir, 'docker'), 0o755);
-  const socket = path.join(dir, 'docker.sock');
-  const server = createServer((client) => {
-    let upstream: Socket | undefined;
-    client.on('data', (chunk: Buffer) => {
-      for (const m of chunk.toString('latin1').matchAll(/^(GET|HEAD|POST|PUT|DELETE) (\S+) HTTP\/1/gm))
-        appendFileSync(marker, `API ${m[1]} ${m[2]}\n`);
-      if (!o.passThrough) {
-        client.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      if (!upstream) {
-        upstream = connect(daemon);
-        upstream.pipe(client);
-        upstream.on('error', () => client.destroy());
-      }
-      upstream.write(chunk);
-    });
-    client.on('error', () => upstream?.destroy());
-    client.on('close', () => upstream?.end());
-  });
-  server.listen(socket);
-  server.unref();
-  return {
-    dir,
-    marker,
-    calls: () => (existsSync(marker) ? readFileSync(marker, 'utf8').trim().split('\n') : []),
-    env: { PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_HOST: `unix://${socket}` },
-  };
 }
 
 /** The test bed, a probe on each registry, and every form of both registries' tokens. */
