@@ -33,12 +33,21 @@ function buildkitWanted(env: NodeJS.ProcessEnv): boolean | undefined {
   return v === '1' || v === 'true';
 }
 
+/** `docker buildx version`'s line, undefined when buildx is not installed. */
+const buildxVersion = (docker: Docker): Promise<string | undefined> =>
+  docker
+    .run(['buildx', 'version'])
+    .then((r) => r.stdout.trim())
+    .catch(() => undefined);
+
 /**
  * Decides the builder from what is installed and the step's environment. Throws when the step
  * asks for BuildKit that this docker CLI cannot run (docker 23+ without buildx refuses it).
  */
 export async function detectBuilder(docker: Docker, env: NodeJS.ProcessEnv = process.env): Promise<Builder> {
   const wanted = buildkitWanted(env);
+  // Both asked at once: each is a process start, on the way to the first build.
+  const asked = wanted === false ? undefined : buildxVersion(docker);
   const cliVersion = await docker
     .run(['--version'])
     .then((r) => cliVersionOf(r.stdout))
@@ -50,10 +59,7 @@ export async function detectBuilder(docker: Docker, env: NodeJS.ProcessEnv = pro
       cliVersion,
       description: `classic docker build (${cli}; DOCKER_BUILDKIT=0 asks for it)`,
     };
-  const buildx = await docker
-    .run(['buildx', 'version'])
-    .then((r) => r.stdout.trim())
-    .catch(() => undefined);
+  const buildx = await asked;
   if (buildx) {
     const v = /\sv?(\d+\.\d+\.\d+\S*)/.exec(buildx)?.[1] ?? '';
     return {

@@ -21,7 +21,7 @@ import { labelImage } from './labels.js';
 import { daemonWouldPush, relabel, type Relabelled } from './relabel.js';
 import { cacheTag } from './cache/stages.js';
 import { type Builder, detectBuilder } from './builder.js';
-import { type BuildCache, type CacheStep, noteBuild, prepareCache } from './cache/cache.js';
+import { type BuildCache, type CacheStep, lookUpCache, noteBuild, prepareCache } from './cache/cache.js';
 import { assertBuilderCan } from './features.js';
 import type { ClassicStages } from './stagelog.js';
 
@@ -48,15 +48,17 @@ export async function buildImages(
   log: Logger,
 ): Promise<{ images: Image[]; cache: BuildCache }> {
   const { inputs } = s;
+  // Local tags only make sense for a single image; platforms would overwrite each other.
+  const multi = inputs.platforms.length > 1 || inputs.pushByDigest;
+  const step = cacheStepOf(s, session, multi, log);
+  const looked = lookUpCache(step);
   // A build this builder cannot run fails here, before the logins are waited for.
   const builder = await detectBuilder(session.docker);
   core.info(`Builder: ${builder.description}`);
   assertBuilderCan(builder, inputs);
-  // Local tags only make sense for a single image; platforms would overwrite each other.
-  const multi = inputs.platforms.length > 1 || inputs.pushByDigest;
   const bases =
     builder.kind === 'classic' ? fetchBases(session.docker, inputs, session.auth, log) : undefined;
-  const cache = await prepareCache(cacheStepOf(s, session, builder, multi, log));
+  const cache = await prepareCache({ ...step, builder }, looked);
   await session.loggedIn; // FROM and --pull may need the registry's credentials
   await bases;
   const images: Image[] = [];
@@ -140,15 +142,13 @@ async function labelClassic(
 function cacheStepOf(
   s: BuildStep,
   session: Session,
-  builder: Builder,
   multi: boolean,
   log: Logger,
-): CacheStep {
+): Omit<CacheStep, 'builder'> {
   const payload = s.run.payload ?? {};
   const pr = Number(payload.pull_request?.number ?? payload.number);
   return {
     inputs: s.inputs,
-    builder,
     repos: s.targets,
     run: {
       eventName: s.run.eventName,

@@ -65,13 +65,17 @@ function clientFor(job: CleanupJob, registry: string): RegistryClient {
 }
 
 /** The pull request's build cache entries in one repository (`buildcache-pr-N[--stage]`). */
-async function cacheTagsOf(job: CleanupJob, t: CleanupTarget, client: RegistryClient): Promise<string[]> {
+async function cacheTagsOf(
+  job: CleanupJob,
+  t: CleanupTarget,
+  client: RegistryClient,
+): Promise<{ cache: string[]; all?: string[] }> {
   try {
     const all = await client.listTags(t.repository);
-    return all.filter((tag) => isCacheTagOf(tag, `pr-${job.pr.number}`));
+    return { cache: all.filter((tag) => isCacheTagOf(tag, `pr-${job.pr.number}`)), all };
   } catch (err) {
     job.log.warning(`${t.name}: the build cache of #${job.pr.number} was not looked for: ${messageOf(err)}`);
-    return [];
+    return { cache: [] };
   }
 }
 
@@ -79,13 +83,15 @@ async function cacheTagsOf(job: CleanupJob, t: CleanupTarget, client: RegistryCl
 async function cleanTarget(job: CleanupJob, t: CleanupTarget, previewTags: string[]): Promise<Outcome> {
   const client = clientFor(job, t.registry);
   try {
-    const tags = [...previewTags, ...(await cacheTagsOf(job, t, client))];
+    const listed = await cacheTagsOf(job, t, client);
+    const tags = [...previewTags, ...listed.cache];
     if (t.registry === 'docker.io') {
       const login = job.inputs.logins.find((l) => l.registry === 'docker.io');
       return await cleanDockerHub(hubBaseUrl(job.env), login, t, tags, job.log);
     }
     if (t.registry === 'ghcr.io') return await cleanGhcr(job.octokit, t, tags, job.log);
-    return await cleanDistribution(client, t, tags, job.log);
+    // The listing is a few milliseconds old: the removal needs no second one.
+    return await cleanDistribution(client, t, tags, job.log, listed.all);
   } finally {
     client.close();
   }

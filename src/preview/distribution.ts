@@ -90,10 +90,12 @@ export async function cleanDistribution(
   target: RepoTarget,
   previewTags: string[],
   log: CleanupLog,
+  /** The repository's tags, when the caller listed them already. */
+  listed?: string[],
 ): Promise<Outcome> {
   const out = emptyOutcome();
   const ref = (tag: string) => `${target.name}:${tag}`;
-  const all = await client.listTags(target.repository);
+  const all = listed ?? (await client.listTags(target.repository));
   const present = previewTags.filter((t) => all.includes(t));
   if (present.length === 0) return out;
   if ((await client.deleteManifest(target.repository, PROBE_DIGEST)) === 'unsupported') {

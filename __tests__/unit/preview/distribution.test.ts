@@ -60,6 +60,25 @@ const clean = (reg: MemoryRegistry, tags: string[]) =>
   cleanDistribution(reg as unknown as RegistryClient, target, tags, log);
 
 describe('removing preview tags from a distribution registry', () => {
+  it('uses the listing the caller made instead of listing the tags again', async () => {
+    const reg = new MemoryRegistry();
+    reg.add('pr-7');
+    reg.add('main');
+    let listed = 0;
+    const list = reg.listTags;
+    reg.listTags = async () => (listed++, list());
+    const out = await cleanDistribution(
+      reg as unknown as RegistryClient,
+      target,
+      ['pr-7'],
+      log,
+      await list(),
+    );
+    expect(listed).toBe(0);
+    expect([...reg.tags.keys()]).toEqual(['main']);
+    expect(out.removed.map((r) => r.ref)).toEqual([`${target.name}:pr-7`]);
+  });
+
   it("deletes a digest only this pull request's tags name", async () => {
     const reg = new MemoryRegistry();
     const pr = reg.add('pr-7');

@@ -98,7 +98,7 @@ async function pullForClassic(c: CacheStep, refs: string[]): Promise<string[]> {
 }
 
 /** The stages worth caching: needed by the build, and named (`--target` takes only names). */
-function stagesOf(c: CacheStep, scopes: CacheScopes): BuildCache['stages'] {
+function stagesOf(c: Omit<CacheStep, 'builder'>, scopes: CacheScopes): BuildCache['stages'] {
   let text: string;
   try {
     text = readFileSync(c.inputs.file, 'utf8');
@@ -117,8 +117,30 @@ function stagesOf(c: CacheStep, scopes: CacheScopes): BuildCache['stages'] {
     .map((s) => ({ ...s, localRef: `${c.repos[0]!.name}:${cacheTag(scope, s.key)}` }));
 }
 
+/** What the automatic cache reads, and what of it exists: asked before the builder is known. */
+export interface CacheLookups {
+  scopes: CacheScopes;
+  stages: BuildCache['stages'];
+  sources: CacheSources;
+}
+
+/**
+ * The registry's answers on the cache entries (HEADs), started as soon as the step knows its
+ * images: they need no builder, and the builder's detection starts processes of its own.
+ * Undefined when the automatic cache is off; never rejects.
+ */
+export function lookUpCache(c: Omit<CacheStep, 'builder'>): Promise<CacheLookups> | undefined {
+  if (!c.inputs.cache || c.multi || c.repos.length === 0) return undefined;
+  const scopes = cacheScopes(c.run);
+  const stages = stagesOf(c, scopes);
+  const sources: Promise<CacheSources> = c.inputs.noCache
+    ? Promise.resolve({ lookups: [], refs: [] })
+    : findCacheSources(c.repos, scopes, stages, c.clients, c.log);
+  return sources.then((found) => ({ scopes, stages, sources: found }));
+}
+
 /** Everything before the build: throws (before it) when a cache input cannot work here. */
-export async function prepareCache(c: CacheStep): Promise<BuildCache> {
+export async function prepareCache(c: CacheStep, looked = lookUpCache(c)): Promise<BuildCache> {
   const { inputs, builder } = c;
   const driver = builder.kind === 'buildx' && inputs.cacheTo.length ? await buildxDriver(c.docker) : '';
   const flags = cacheFlags(builder, inputs.cacheFrom, inputs.cacheTo, driver);
@@ -146,11 +168,7 @@ export async function prepareCache(c: CacheStep): Promise<BuildCache> {
     if (flags.pull.length) await pullForClassic(c, flags.pull);
     return base;
   }
-  const scopes = cacheScopes(c.run);
-  const stages = stagesOf(c, scopes);
-  const sources: CacheSources = inputs.noCache
-    ? { lookups: [], refs: [] }
-    : await findCacheSources(c.repos, scopes, stages, c.clients, c.log);
+  const { scopes, stages, sources } = (await looked)!;
   for (const line of inputs.noCache
     ? ['Build cache: not read (no-cache: true)']
     : describeSources(sources, scopes))
