@@ -282,7 +282,7 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
     expect(r.log).toMatch(
       /Labels written into the config \(no LABEL step\): sha256:[0-9a-f]{64}, beside the unlabelled image pushed to .*:buildcache-branch-main/,
     );
-    expect(r.log).toContain(`Publishing by registry copy: the build put this image in ${bed.reg1}/${repo}`);
+    expect(r.log).toContain(`Publishing by registry copy: the build put its blobs in ${bed.reg1}/${repo}`);
     expect(r.log).not.toMatch(/docker build --quiet --force-rm --file -/); // no LABEL step
     // The base was fetched before the build (bases.ts), beside the logins: the build found it.
     expect(r.log).toContain(`docker pull ${base} (Engine API)`);

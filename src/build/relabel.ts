@@ -4,9 +4,10 @@
  * to the cache tag by `docker push`: its layers are the labelled image's, so this is the push
  * the step would have made. Its config is read back from there byte for byte (the daemon hands
  * out a config only inside a whole `docker save`), the labels are written into a copy, and that
- * config, with the same layers, is PUT beside it by digest and loaded into the daemon under the
- * local tags. The step publishes that manifest by registry copy; after the push the cache tag
- * names it (cache.ts), and the unlabelled manifest is deleted.
+ * config is uploaded beside it and loaded into the daemon under the local tags. The step
+ * publishes the manifest of that config and the same layers by registry copy (its first tag's
+ * PUT makes it); after the push the cache tag names it too (cache.ts), and the unlabelled
+ * manifest is deleted.
  */
 import { Readable } from 'node:stream';
 import type { Docker } from '../docker/cli.js';
@@ -14,7 +15,7 @@ import type { EngineAuth } from '../docker/engine.js';
 import { daemonCanPush } from '../engine/daemonpush.js';
 import { inspectImage, type LocalImage } from '../engine/paths.js';
 import type { Logger } from '../log.js';
-import { readAll, type RegistryClient, sha256Digest } from '../registry/client.js';
+import { type Manifest, readAll, type RegistryClient, sha256Digest } from '../registry/client.js';
 import { parseImageName } from '../registry/reference.js';
 import type { CacheRepo } from './cache/sources.js';
 import { configOnlyTar, labelledConfig, withConfig } from './labels.js';
@@ -22,8 +23,11 @@ import { configOnlyTar, labelledConfig, withConfig } from './labels.js';
 /** The labelled image, in the daemon and in the cache's repository. */
 export interface Relabelled {
   id: string;
-  /** The labelled manifest: in the cache's repository, by digest, under no tag yet. */
-  at: { registry: string; repository: string; manifestDigest: string };
+  /**
+   * The labelled manifest, whose blobs are all in the cache's repository: the step's first PUT
+   * under a tag puts it there.
+   */
+  at: { registry: string; repository: string; manifestDigest: string; manifest: Manifest };
   /** The unlabelled manifest, under the cache tag until the step points the tag at `at`. */
   unlabelled: string;
   /** What the push of the unlabelled image did with each layer, for the step's tally. */
@@ -111,22 +115,25 @@ export async function relabel(image: LocalImage, o: RelabelOptions): Promise<Rel
   const labelled = labelledConfig(config, o.labels, new Date());
   const labelledId = sha256Digest(labelled);
   const body = withConfig(manifest.body, labelled);
-  const put = (async () => {
-    await o.client.uploadBlob(repository, labelledId, labelled.length, () => Readable.from([labelled]));
-    return o.client.putManifest(repository, sha256Digest(body), body, manifest.mediaType);
-  })();
+  const put = o.client.uploadBlob(repository, labelledId, labelled.length, () => Readable.from([labelled]));
   put.catch(() => undefined); // awaited below
   await o.docker.load(await configOnlyTar(labelled, o.tags));
   const loaded = await inspectImage(o.docker, labelledId);
   if (loaded.diffIds.join() !== image.diffIds.join())
     throw new Error(`the daemon loaded ${labelledId} with other layers than ${id}`);
-  const manifestDigest = await put;
+  await put;
+  const manifestDigest = sha256Digest(body);
   o.log.info(
     `Labels written into the config (no LABEL step): ${labelledId}, beside the unlabelled image pushed to ${ref}`,
   );
   return {
     id: labelledId,
-    at: { registry, repository, manifestDigest },
+    at: {
+      registry,
+      repository,
+      manifestDigest,
+      manifest: { body, mediaType: manifest.mediaType, digest: manifestDigest },
+    },
     unlabelled: pushed.digest,
     layers: pushOutcomes(pushed.output, image.diffIds, manifest.body),
   };

@@ -86,16 +86,19 @@ export async function publishManifest(
   }
 }
 
-/** A manifest a registry already holds for this very image, copied to every target. */
+/**
+ * A manifest a registry already holds for this very image, copied to every target; or one
+ * whose blobs it holds (`manifest` given: the first PUT under a tag makes it).
+ */
 export async function registryCopy(
-  source: { manifestDigest: string; from: BlobLocation[] },
+  source: { manifestDigest: string; from: BlobLocation[]; manifest?: Manifest },
   targets: Target[],
   o: NoExportOptions & { known: KnownImage },
   report: Report,
 ): Promise<void> {
   const at = source.from[0]!;
   const client = o.clients(at.registry);
-  const put = client.manifestPut(source.manifestDigest);
+  const put = source.manifest ?? client.manifestPut(source.manifestDigest);
   const manifest = put
     ? { ...put, digest: source.manifestDigest }
     : await client.getManifest(at.repository, source.manifestDigest);

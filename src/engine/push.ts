@@ -76,6 +76,8 @@ export interface LocalPublishOptions {
     registry: string;
     repository: string;
     manifestDigest: string;
+    /** Its bytes: the registry holds every blob it names, not (yet) the manifest itself. */
+    manifest: Manifest;
     layers: { digest: string; size: number; outcome: 'reused' | 'mounted' | 'uploaded' }[];
   };
 }
@@ -164,12 +166,13 @@ async function publishByCheapestPath(
   };
   const at = opts.inRegistry;
   if (at && !opts.root) {
-    // Nothing to find out: the build's own push put it there, the base's layers with it.
-    say('registry copy', `the build put this image in ${at.registry}/${at.repository}`);
+    // Nothing to find out: the build's own push put its blobs there, the base's layers with them.
+    say('registry copy', `the build put its blobs in ${at.registry}/${at.repository}`);
     for (const l of at.layers) ledger.note(at.registry, l.digest, l.size, l.outcome);
     const o = { clients, log: opts.log, ledger, tagsFinal: opts.tagsFinal, dockerReady: Promise.resolve() };
     const known: KnownImage = { layers: new Map(), images: new Map() };
-    return registryCopy({ manifestDigest: at.manifestDigest, from: [at] }, targets, { ...o, known }, report);
+    const source = { manifestDigest: at.manifestDigest, from: [at], manifest: at.manifest };
+    return registryCopy(source, targets, { ...o, known }, report);
   }
   if (!opts.base) {
     // No base to ask about: fresh layers, today's export, the registries asked while it starts.

@@ -231,4 +231,34 @@ describe('registryCopy: an image a registry already holds, copied to every targe
     expect(r1.calls).toEqual(['PUT manifest acme/api:main', 'PUT manifest acme/api:latest']);
     expect(report.digests).toEqual({ 'r1/acme/api:main': digest, 'r1/acme/api:latest': digest });
   });
+
+  it('a manifest given with the source (its blobs there, itself not yet) is PUT under each tag, never read', async () => {
+    const r1 = new MemoryRegistry('r1');
+    const { manifest } = r1.putImage('acme/api', 'buildcache-pr-1', [Buffer.from('L1')], ['sha256:d1']);
+    const body = Buffer.from(
+      manifest.body.toString().replace('"schemaVersion"', '"note":"labelled","schemaVersion"'),
+    );
+    const labelled = { body, mediaType: manifest.mediaType, digest: digestOf(body.toString()) };
+    r1.calls.length = 0;
+    const report = newReport();
+    await registryCopy(
+      {
+        manifestDigest: labelled.digest,
+        from: [{ registry: 'r1', repository: 'acme/api' }],
+        manifest: labelled,
+      },
+      [{ name: 'r1/acme/api', registry: 'r1', repository: 'acme/api', tags: ['pr-1'] }],
+      {
+        clients: () => r1.client(),
+        log: silentLogger,
+        ledger: new ReuseLedger(),
+        tagsFinal: Promise.resolve(),
+        dockerReady: Promise.resolve(),
+        known: { layers: new Map(), images: new Map() },
+      },
+      report,
+    );
+    expect(r1.calls).toEqual(['PUT manifest acme/api:pr-1']);
+    expect(report.digests).toEqual({ 'r1/acme/api:pr-1': labelled.digest });
+  });
 });

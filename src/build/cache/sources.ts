@@ -43,24 +43,25 @@ export async function findCacheSources(
   const keys = ['', ...stages.map((s) => s.key)];
   const lookups = await Promise.all(
     keys.map(async (key): Promise<CacheLookup> => {
-      const lookup: CacheLookup = { key, tried: [] };
-      for (const scope of scopes.read) {
-        const tag = cacheTag(scope, key || undefined);
-        for (const repo of repos) {
+      // Every candidate asked at once (a HEAD each, one round trip in all); the first found
+      // in the order of the scopes and images serves, and what came before it was tried.
+      const candidates = scopes.read.flatMap((scope) =>
+        repos.map((repo) => ({ repo, tag: cacheTag(scope, key || undefined) })),
+      );
+      const answers = await Promise.all(
+        candidates.map(async ({ repo, tag }) => {
           const ref = `${repo.name}:${tag}`;
           try {
             const head = await clients(repo.registry).headManifest(repo.repository, tag);
-            lookup.tried.push({ ref, found: !!head });
-            if (head) {
-              lookup.ref = ref;
-              return lookup;
-            }
+            return { ref, found: !!head };
           } catch (err) {
-            lookup.tried.push({ ref, found: false, error: messageOf(err).split('\n')[0] });
+            return { ref, found: false, error: messageOf(err).split('\n')[0] };
           }
-        }
-      }
-      return lookup;
+        }),
+      );
+      const first = answers.findIndex((a) => a.found);
+      const tried = first < 0 ? answers : answers.slice(0, first + 1);
+      return { key, tried, ...(first < 0 ? {} : { ref: answers[first]!.ref }) };
     }),
   );
   for (const l of lookups)
