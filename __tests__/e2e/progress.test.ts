@@ -108,58 +108,71 @@ describe('progress of a long push, in the log at info level', () => {
     },
   );
 
-  it("the daemon's own push of a new layer on a base (daemon push path) prints bytes sent before it ends", async () => {
-    // A link of its own at 2 MiB/s: the base (18 MiB) goes through it once, then the 8 MiB app
-    // layer takes about 4 s, long enough for the first line (after 3 s).
-    const link = await startSlowLink(bed.reg1, 2 * MiB);
-    try {
-      const cfg = tempDir('publish-image-basecfg');
-      // Async: the slow link runs in this process and must keep relaying while docker waits.
-      const docker = (args: string[], input = '') =>
-        new Promise<void>((resolve, reject) => {
-          const child = spawn('docker', args, { env: { ...process.env, DOCKER_CONFIG: cfg } });
-          let said = '';
-          child.stderr.on('data', (c: Buffer) => (said += c.toString()));
-          child.stdout.resume();
-          child.on('close', (code) =>
-            code === 0 ? resolve() : reject(new Error(`docker ${args[0]}: ${said}`)),
-          );
-          child.stdin.end(input);
+  it.each([
+    ['the daemon push path (cache: false)', { cache: 'false' }, 'daemon push', 'app'],
+    [
+      'the build cache on: the unlabelled image pushed to its cache tag',
+      {},
+      'registry copy',
+      'buildcache-branch-main',
+    ],
+  ])(
+    "the daemon's own push of a new layer on a base prints bytes sent before it ends: %s",
+    async (_name, extra, path_, pushedTag) => {
+      // A link of its own at 2 MiB/s: the base (18 MiB) goes through it once, then the 8 MiB app
+      // layer takes about 4 s, long enough for the first line (after 3 s).
+      const link = await startSlowLink(bed.reg1, 2 * MiB);
+      try {
+        const cfg = tempDir('publish-image-basecfg');
+        // Async: the slow link runs in this process and must keep relaying while docker waits.
+        const docker = (args: string[], input = '') =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn('docker', args, { env: { ...process.env, DOCKER_CONFIG: cfg } });
+            let said = '';
+            child.stderr.on('data', (c: Buffer) => (said += c.toString()));
+            child.stdout.resume();
+            child.on('close', (code) =>
+              code === 0 ? resolve() : reject(new Error(`docker ${args[0]}: ${said}`)),
+            );
+            child.stdin.end(input);
+          });
+        await docker(['login', '-u', bed.reg1User, '--password-stdin', link.host], bed.reg1Pass);
+        const base = `${link.host}/${uniqueRepo('progress-base')}:1`;
+        const baseCtx = tempDir('publish-image-base');
+        writeFileSync(path.join(baseCtx, 'a.bin'), randomBytes(18 * MiB));
+        writeFileSync(path.join(baseCtx, 'Dockerfile'), 'FROM scratch\nCOPY a.bin /a.bin\n');
+        await docker(['build', '-q', '-t', base, baseCtx]);
+        await docker(['push', base]);
+        const ctx = tempDir('publish-image-app');
+        writeFileSync(path.join(ctx, 'app.bin'), randomBytes(8 * MiB));
+        writeFileSync(path.join(ctx, 'Dockerfile'), `FROM ${base}\nCOPY app.bin /app.bin\n`);
+        const repo = uniqueRepo('progress');
+        const r = await runAction({
+          event: events.branch('main'),
+          inputs: {
+            images: `${link.host}/${repo}`,
+            registry: link.host,
+            username: bed.reg1User,
+            password: bed.reg1Pass,
+            tags: 'type=raw,value=app',
+            context: ctx,
+            ...extra,
+          },
         });
-      await docker(['login', '-u', bed.reg1User, '--password-stdin', link.host], bed.reg1Pass);
-      const base = `${link.host}/${uniqueRepo('progress-base')}:1`;
-      const baseCtx = tempDir('publish-image-base');
-      writeFileSync(path.join(baseCtx, 'a.bin'), randomBytes(18 * MiB));
-      writeFileSync(path.join(baseCtx, 'Dockerfile'), 'FROM scratch\nCOPY a.bin /a.bin\n');
-      await docker(['build', '-q', '-t', base, baseCtx]);
-      await docker(['push', base]);
-      const ctx = tempDir('publish-image-app');
-      writeFileSync(path.join(ctx, 'app.bin'), randomBytes(8 * MiB));
-      writeFileSync(path.join(ctx, 'Dockerfile'), `FROM ${base}\nCOPY app.bin /app.bin\n`);
-      const repo = uniqueRepo('progress');
-      const r = await runAction({
-        event: events.branch('main'),
-        inputs: {
-          images: `${link.host}/${repo}`,
-          registry: link.host,
-          username: bed.reg1User,
-          password: bed.reg1Pass,
-          tags: 'type=raw,value=app',
-          context: ctx,
-        },
-      });
-      expect(r.code).toBe(0);
-      if (process.env.PROGRESS_LOG) console.log(r.log);
-      expect(r.log).toContain('Publishing by daemon push');
-      const lines = r.log.split('\n');
-      const pushed = lines.findIndex((l) => l.startsWith('Pushed '));
-      const ref = `${link.host}/${repo}:app`.replace(/[.]/g, '\\.');
-      const progress = new RegExp(
-        `^docker push ${ref}: sent \\d+\\.\\d of \\d+\\.\\d MiB \\(\\d+\\.\\d MiB/s\\)$`,
-      );
-      expect(lines.slice(0, pushed).filter((l) => progress.test(l)).length).toBeGreaterThanOrEqual(1);
-    } finally {
-      await link.close();
-    }
-  }, 120_000);
+        expect(r.code).toBe(0);
+        if (process.env.PROGRESS_LOG) console.log(r.log);
+        expect(r.log).toContain(`Publishing by ${path_}`);
+        const lines = r.log.split('\n');
+        const pushed = lines.findIndex((l) => l.startsWith('Pushed '));
+        const ref = `${link.host}/${repo}:${pushedTag}`.replace(/[.]/g, '\\.');
+        const progress = new RegExp(
+          `^docker push ${ref}: sent \\d+\\.\\d of \\d+\\.\\d MiB \\(\\d+\\.\\d MiB/s\\)$`,
+        );
+        expect(lines.slice(0, pushed).filter((l) => progress.test(l)).length).toBeGreaterThanOrEqual(1);
+      } finally {
+        await link.close();
+      }
+    },
+    180_000,
+  );
 });

@@ -12,7 +12,7 @@
 import { Readable } from 'node:stream';
 import type { Docker } from '../docker/cli.js';
 import type { EngineAuth } from '../docker/engine.js';
-import { daemonCanPush } from '../engine/daemonpush.js';
+import { daemonCanPush, pushWithProgress } from '../engine/daemonpush.js';
 import { inspectImage, type LocalImage } from '../engine/paths.js';
 import type { Logger } from '../log.js';
 import { type Manifest, readAll, type RegistryClient, sha256Digest } from '../registry/client.js';
@@ -105,7 +105,8 @@ export async function relabel(image: LocalImage, o: RelabelOptions): Promise<Rel
   const { repository, registry } = o.repo;
   const ref = `${o.repo.name}:${o.tag}`;
   await o.docker.tag(id, ref);
-  const pushed = await o.docker.push(ref, { auth: o.auth, loggedIn: o.loggedIn });
+  // A long push says how far it got, as the publish's own does.
+  const pushed = await pushWithProgress(o.docker, ref, { auth: o.auth, loggedIn: o.loggedIn, log: o.log });
   if (!pushed.digest) throw new Error(`docker push ${ref} reported no digest`);
   const [manifest, config] = await Promise.all([
     o.client.getManifest(repository, pushed.digest),

@@ -168,7 +168,7 @@ export async function prepareTag(
  * The daemon's push of one tag, with a progress line for a long one (the layers the daemon
  * sends, from its own messages: bytes sent of the layers' sizes), as for an export.
  */
-async function pushWithProgress(
+export async function pushWithProgress(
   docker: Docker,
   ref: string,
   o: { auth?: EngineAuth; loggedIn: Promise<void>; log: Logger },
