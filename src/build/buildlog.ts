@@ -169,8 +169,13 @@ export class BuildLog {
             .replace(/^failed to solve with frontend [\w.]+:\s*(failed to create LLB definition:\s*)?/, ''),
         ]
       : this.tail.filter((l) => !/^-+$|^\s*\d+ \||^Dockerfile:\d+$|^ > /.test(l)).slice(-2);
+    // docker 20.10's BuildKit, on a cache record whose layers were removed from the daemon since
+    // (`docker rmi`, an image prune): the cause is in the daemon, and one command clears it.
+    const stale = /extract requires an applier/.test(text)
+      ? " This is docker 20.10's BuildKit holding a build cache record whose layers were removed from the daemon since; `docker builder prune` clears it."
+      : '';
     return new BuildFailure(
-      `${where} failed (docker build exit ${exitCode}): ${cause.join(' ') || 'docker said nothing more'}`,
+      `${where} failed (docker build exit ${exitCode}): ${cause.join(' ') || 'docker said nothing more'}${stale}`,
     );
   }
 }

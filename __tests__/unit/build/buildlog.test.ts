@@ -289,3 +289,16 @@ describe('BuildLog: a Dockerfile docker 20.10 cannot parse', () => {
     );
   });
 });
+
+describe("BuildLog: docker 20.10's BuildKit on a cache record whose layers are gone", () => {
+  it('says the cause and the command that clears it', () => {
+    const { log } = feed([
+      '#6 [3/3] COPY hello.txt /hello.txt',
+      '#6 ERROR: extract requires an applier',
+      'failed to compute cache key: extract requires an applier',
+    ]);
+    const said = log.failure(1, '', []).message;
+    expect(said).toMatch(/^Dockerfile step 3\/3 \(COPY hello\.txt \/hello\.txt\) failed/);
+    expect(said).toContain('`docker builder prune` clears it');
+  });
+});

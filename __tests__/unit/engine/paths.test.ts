@@ -7,6 +7,7 @@ import { silentLogger } from '../../../src/log.js';
 import { digestOf, MemoryRegistry } from './fakeregistry.js';
 import type { KnownImage, KnownLayer } from '../../../src/engine/known.js';
 import { choosePath, daemonKnownBytes, type LocalImage } from '../../../src/engine/paths.js';
+import type { RegistryClient } from '../../../src/registry/client.js';
 
 const MiB = 1024 * 1024;
 
@@ -203,6 +204,16 @@ describe('registryCopy: an image a registry already holds, copied to every targe
     expect(ledger.report().r1!.reused).toEqual({ layers: 2, bytes: 4 });
   });
 
+  /** One registry's client for everything, nothing known beforehand. */
+  const copyOptions = (client: RegistryClient) => ({
+    clients: () => client,
+    log: silentLogger,
+    ledger: new ReuseLedger(),
+    tagsFinal: Promise.resolve(),
+    dockerReady: Promise.resolve(),
+    known: { layers: new Map(), images: new Map() },
+  });
+
   it('a manifest the same client PUT (a build labelled through the registry) is copied with no GET', async () => {
     const r1 = new MemoryRegistry('r1');
     const { manifest } = r1.putImage(
@@ -218,14 +229,7 @@ describe('registryCopy: an image a registry already holds, copied to every targe
     await registryCopy(
       { manifestDigest: digest, from: [{ registry: 'r1', repository: 'acme/api' }] },
       [{ name: 'r1/acme/api', registry: 'r1', repository: 'acme/api', tags: ['main', 'latest'] }],
-      {
-        clients: () => client,
-        log: silentLogger,
-        ledger: new ReuseLedger(),
-        tagsFinal: Promise.resolve(),
-        dockerReady: Promise.resolve(),
-        known: { layers: new Map(), images: new Map() },
-      },
+      copyOptions(client),
       report,
     );
     expect(r1.calls).toEqual(['PUT manifest acme/api:main', 'PUT manifest acme/api:latest']);
@@ -248,14 +252,7 @@ describe('registryCopy: an image a registry already holds, copied to every targe
         manifest: labelled,
       },
       [{ name: 'r1/acme/api', registry: 'r1', repository: 'acme/api', tags: ['pr-1'] }],
-      {
-        clients: () => r1.client(),
-        log: silentLogger,
-        ledger: new ReuseLedger(),
-        tagsFinal: Promise.resolve(),
-        dockerReady: Promise.resolve(),
-        known: { layers: new Map(), images: new Map() },
-      },
+      copyOptions(r1.client()),
       report,
     );
     expect(r1.calls).toEqual(['PUT manifest acme/api:pr-1']);
