@@ -64,7 +64,8 @@ afterAll(() => {
 });
 
 /** The project: deps.txt feeds the slow step, src/ the fast one; `stamp` proves a step re-ran. */
-function project(o: { multiStage?: boolean; src?: string; deps?: string } = {}): string {
+function project(o: { multiStage?: boolean; src?: string; deps?: string; from?: string } = {}): string {
+  const base_ = o.from ?? base;
   const dir = tempDir('publish-image-cache-ctx');
   mkdirSync(path.join(dir, 'src'));
   writeFileSync(path.join(dir, 'deps.txt'), o.deps ?? 'left-pad 1.3.0\n');
@@ -76,17 +77,17 @@ function project(o: { multiStage?: boolean; src?: string; deps?: string } = {}):
     ? [
         // A build stage as Node or Go projects have one: its slow step is in no layer of the
         // final image, so BuildKit's inline cache alone would run it again on every change.
-        `FROM ${base} AS deps`,
+        `FROM ${base_} AS deps`,
         'COPY deps.txt /deps.txt',
         slow,
         'COPY src/ /src/',
         'RUN busybox wc -c /src/app.txt > /build.txt',
-        `FROM ${base}`,
+        `FROM ${base_}`,
         'COPY --from=deps /deps.stamp /deps.stamp',
         'COPY --from=deps /build.txt /build.txt',
       ]
     : [
-        `FROM ${base}`,
+        `FROM ${base_}`,
         'COPY deps.txt /deps.txt',
         slow,
         'COPY src/ /src/',
@@ -268,6 +269,8 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
     const second = await onReg2('b\n');
     expect(second.code).toBe(0);
     expect(second.log).toContain(`replaced ${old}, kept: the registry has deletes disabled (405)`);
+    // The base is on reg1: the daemon would not push to reg2 by itself, so a LABEL step.
+    expect(second.log).not.toContain('Labels written into the config');
     expect(await reg2.manifest(repo, old)).toBeDefined();
     expect((await reg2.allTags(repo)).filter((t) => t.startsWith('buildcache-'))).toEqual([
       'buildcache-branch-main',
@@ -335,6 +338,41 @@ describe('cache inputs (classic builder, emptied daemon)', () => {
       (await probe.config(repo, 'main')).config.Labels['org.opencontainers.image.revision'],
     ).toBeDefined();
   }, 180_000);
+
+  it('a registry with deletes disabled: labels by a LABEL step, no unlabelled image pushed first', async () => {
+    const reg2 = new RegistryProbe(bed.reg2, bed.reg2User, bed.reg2Pass);
+    const repo = `cache/n${randomBytes(4).toString('hex')}`;
+    // The base on reg2 too, so that the daemon would push there itself.
+    const config = tempDir('publish-image-cache-login2');
+    const env = { ...process.env, DOCKER_CONFIG: config };
+    execFileSync('docker', ['login', '-u', bed.reg2User, '--password-stdin', bed.reg2], {
+      input: bed.reg2Pass,
+      env,
+    });
+    const base2 = `${bed.reg2}/cachebase/busybox:1`;
+    docker('tag', 'local/busybox:latest', base2);
+    execFileSync('docker', ['push', base2], { env });
+    emptyDaemon();
+    const r = await runAction({
+      event: events.branch('main'),
+      env: classic(),
+      inputs: {
+        images: `${bed.reg2}/${repo}`,
+        'registry-auth': registryAuthOf(bed),
+        context: project({ from: base2 }),
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(r.log).toContain(
+      `Labels by a LABEL step: ${bed.reg2} does not let the step delete the unlabelled manifest it would push first`,
+    );
+    expect(r.log).not.toContain('Labels written into the config');
+    const main = (await reg2.manifest(repo, 'main'))!;
+    expect((await reg2.manifest(repo, 'buildcache-branch-main'))!.digest).toBe(main.digest);
+    expect(
+      (await reg2.config(repo, 'main')).config.Labels['org.opencontainers.image.revision'],
+    ).toBeDefined();
+  }, 120_000);
 
   it('an unreadable cache source is a warning, and the build goes on cold', async () => {
     const repo = `cache/u${randomBytes(4).toString('hex')}`;

@@ -15,7 +15,13 @@ import type { EngineAuth } from '../docker/engine.js';
 import { daemonCanPush, pushWithProgress } from '../engine/daemonpush.js';
 import { inspectImage, type LocalImage } from '../engine/paths.js';
 import type { Logger } from '../log.js';
-import { type Manifest, readAll, type RegistryClient, sha256Digest } from '../registry/client.js';
+import {
+  type Manifest,
+  PROBE_DIGEST,
+  readAll,
+  type RegistryClient,
+  sha256Digest,
+} from '../registry/client.js';
 import { parseImageName } from '../registry/reference.js';
 import type { CacheRepo } from './cache/sources.js';
 import { configOnlyTar, labelledConfig, withConfig } from './labels.js';
@@ -97,6 +103,19 @@ export async function daemonWouldPush(
     }
   });
   return onRegistry && image.size - base.size <= image.size * DAEMON_SHARE;
+}
+
+/**
+ * Whether the registry lets the step delete a manifest by digest: the unlabelled manifest this
+ * path pushes first must go afterwards, or every run would leave one behind, untagged (GHCR and
+ * Docker Hub keep them as versions of the package). Never rejects: a refusal is a no.
+ */
+export async function deletesAllowed(client: RegistryClient, repository: string): Promise<boolean> {
+  try {
+    return (await client.deleteManifest(repository, PROBE_DIGEST)) !== 'unsupported';
+  } catch {
+    return false;
+  }
 }
 
 /** Pushes `image` (unlabelled) to the cache tag and makes its labelled twin, as the file's comment says. */

@@ -18,7 +18,7 @@ import { fetchBases } from './bases.js';
 import { build } from './build.js';
 import { builtBase } from './dockerfile.js';
 import { labelImage } from './labels.js';
-import { daemonWouldPush, relabel, type Relabelled } from './relabel.js';
+import { daemonWouldPush, deletesAllowed, relabel, type Relabelled } from './relabel.js';
 import { cacheTag } from './cache/stages.js';
 import { type Builder, detectBuilder } from './builder.js';
 import { type BuildCache, type CacheStep, lookUpCache, noteBuild, prepareCache } from './cache/cache.js';
@@ -61,6 +61,8 @@ export async function buildImages(
   const cache = await prepareCache({ ...step, builder }, looked);
   await session.loggedIn; // FROM and --pull may need the registry's credentials
   await bases;
+  // Asked while the image builds: whether the classic builder's labels can skip the LABEL step.
+  const relabel = relabelAllowed(s, session, builder, cache, multi);
   const images: Image[] = [];
   for (const platform of inputs.platforms.length ? inputs.platforms : ['']) {
     // BuildKit builds each cached stage on its own first; the classic builder's one build
@@ -80,7 +82,7 @@ export async function buildImages(
       };
       const { resolvedBases, stats, stages, ...built } = await build(session.docker, options, builder, log);
       if (stages) await keepClassicStages(session, cache, stages, log);
-      const image = later ? await labelClassic(s, session, cache, built.id, platform, log) : built;
+      const image = later ? await labelClassic(s, session, cache, built.id, platform, relabel, log) : built;
       images.push({ platform, ...image });
       await recorder?.built(platform, resolvedBases);
       const { id } = image;
@@ -104,13 +106,20 @@ async function labelClassic(
   cache: BuildCache,
   id: string,
   platform: string,
+  allowed: Promise<boolean>,
   log: Logger,
 ): Promise<Omit<Image, 'platform'>> {
   const { labels, tags } = s.meta;
   const { repo, scope } = cache.write!;
   const image = await inspectImage(session.docker, id);
   const base = builtBase(s.inputs.file, s.inputs.buildArgs, s.inputs.target);
-  if (Object.keys(labels).length && (await daemonWouldPush(session.docker, image, base, repo.registry))) {
+  const wouldPush =
+    Object.keys(labels).length > 0 && (await daemonWouldPush(session.docker, image, base, repo.registry));
+  if (wouldPush && !(await allowed))
+    log.info(
+      `Labels by a LABEL step: ${repo.registry} does not let the step delete the unlabelled manifest it would push first`,
+    );
+  else if (wouldPush) {
     try {
       const r = await relabel(image, {
         docker: session.docker,
@@ -137,6 +146,23 @@ async function labelClassic(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** For a classic build that writes its cache: whether that registry deletes (relabel.ts). */
+function relabelAllowed(
+  s: BuildStep,
+  session: Session,
+  builder: Builder,
+  cache: BuildCache,
+  multi: boolean,
+): Promise<boolean> {
+  const w = cache.write;
+  if (builder.kind !== 'classic' || multi || !s.pushes || s.inputs.provenance || !w)
+    return Promise.resolve(false);
+  return session.loggedIn.then(
+    () => deletesAllowed(session.clients(w.repo.registry), w.repo.repository),
+    () => false,
+  );
 }
 
 function cacheStepOf(

@@ -7,11 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { messageOf } from '../errors.js';
-import { MEDIA_TYPES, type RegistryClient, sha256Digest } from '../registry/client.js';
+import { MEDIA_TYPES, PROBE_DIGEST, type RegistryClient, sha256Digest } from '../registry/client.js';
 import { type CleanupLog, emptyOutcome, type Outcome } from './outcome.js';
-
-/** A digest no registry holds: a DELETE of it tells whether deletes are enabled (405) or not (404). */
-const PROBE_DIGEST = `sha256:${'0'.repeat(64)}`;
 
 export interface RepoTarget {
   /** The image name as written (`host/path`), for messages. */

@@ -79,6 +79,9 @@ export function isMediaTypeRefusal(err: unknown): boolean {
   return err.status === 400 && err.code === 'MANIFEST_INVALID' && /media.?type/i.test(err.message);
 }
 
+/** A digest no manifest has: deleting it tells whether a registry deletes at all (404, or 405 when not). */
+export const PROBE_DIGEST = `sha256:${'0'.repeat(64)}`;
+
 export function sha256Digest(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }

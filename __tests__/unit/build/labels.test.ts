@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { configOnlyTar, labelDockerfile, labelledConfig, withConfig } from '../../../src/build/labels.js';
-import { pushOutcomes } from '../../../src/build/relabel.js';
+import { deletesAllowed, pushOutcomes } from '../../../src/build/relabel.js';
+import type { RegistryClient } from '../../../src/registry/client.js';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const built = {
@@ -161,5 +162,20 @@ describe('labelDockerfile: the LABEL step where no config can be written', () =>
     expect(labelDockerfile('sha256:abc', { a: '1', 'b.c': 'x y' })).toBe(
       'FROM sha256:abc\nLABEL "a"="1" \\\n      "b.c"="x y"\n',
     );
+  });
+});
+
+describe('deletesAllowed: whether the unlabelled manifest could be removed afterwards', () => {
+  it.each([
+    ['a registry that deletes (404 for the probe digest)', async () => 'absent' as const, true],
+    ['deletes disabled (405)', async () => 'unsupported' as const, false],
+    [
+      'a refusal (401/403 on DELETE, as Docker Hub answers)',
+      async () => Promise.reject(new Error('denied')),
+      false,
+    ],
+  ])('%s', async (_name, answer, want) => {
+    const client = { deleteManifest: answer } as unknown as RegistryClient;
+    expect(await deletesAllowed(client, 'acme/api')).toBe(want);
   });
 });
