@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { inspectImage } from '../docker/inspect.js';
 import { messageOf } from '../errors.js';
+import { parseImageName } from '../registry/reference.js';
 import { fetchBases } from './bases.js';
 import { build } from './build.js';
 import { builtBase } from './dockerfile.js';
@@ -159,6 +160,15 @@ function relabelAllowed(
   const w = cache.write;
   if (builder.kind !== 'classic' || multi || !s.pushes || s.inputs.provenance || !w)
     return Promise.resolve(false);
+  // Asked only where the path may be taken: labels to write, a base in the cache's registry.
+  const base = builtBase(s.inputs.file, s.inputs.buildArgs, s.inputs.target);
+  let onRegistry = false;
+  try {
+    onRegistry = base !== '' && parseImageName(base).registry === w.repo.registry;
+  } catch {
+    // not a name the registry client reads: no relabel
+  }
+  if (!onRegistry || Object.keys(s.meta.labels).length === 0) return Promise.resolve(false);
   return session.loggedIn.then(
     () => deletesAllowed(session.clients(w.repo.registry), w.repo.repository),
     () => false,
