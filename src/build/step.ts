@@ -72,7 +72,7 @@ export async function buildImages(
     core.startGroup(`Build${platform ? ` ${platform}` : ''}`);
     try {
       // The classic builder's labels may be written without a container once it is built.
-      const later = builder.kind === 'classic' && !multi && s.pushes && !inputs.provenance && cache.write;
+      const later = labelsLater(s, builder, cache, multi);
       const tags = multi ? [] : s.meta.tags;
       const options = {
         ...inputs,
@@ -149,6 +149,11 @@ async function labelClassic(
   }
 }
 
+/** A single classic image the step pushes and caches: its labels may go on after the build. */
+function labelsLater(s: BuildStep, builder: Builder, cache: BuildCache, multi: boolean): boolean {
+  return builder.kind === 'classic' && !multi && s.pushes && !s.inputs.provenance && !!cache.write;
+}
+
 /** For a classic build that writes its cache: whether that registry deletes (relabel.ts). */
 function relabelAllowed(
   s: BuildStep,
@@ -158,8 +163,7 @@ function relabelAllowed(
   multi: boolean,
 ): Promise<boolean> {
   const w = cache.write;
-  if (builder.kind !== 'classic' || multi || !s.pushes || s.inputs.provenance || !w)
-    return Promise.resolve(false);
+  if (!labelsLater(s, builder, cache, multi) || !w) return Promise.resolve(false);
   // Asked only where the path may be taken: labels to write, a base in the cache's registry.
   const base = builtBase(s.inputs.file, s.inputs.buildArgs, s.inputs.target);
   let onRegistry = false;
